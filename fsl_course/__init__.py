@@ -1,0 +1,13 @@
+"""fsl_course: the package behind the few-shot learning course.
+
+Every method the notebooks teach lives here once, tested; the notebooks explain and call it.
+"""
+
+__version__ = "0.1.0"
+
+
+def load_classifier(path, device=None):
+    """A few-shot classifier from any method's checkpoint: ``fit(support_images, labels)``, ``predict``."""
+    from fsl_course.classifier import load_classifier as _load
+
+    return _load(path, device=device)

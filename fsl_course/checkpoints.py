@@ -1,0 +1,76 @@
+"""Saving and loading checkpoints: written atomically, read with ``weights_only=True``.
+
+A checkpoint is a plain dict (tensors, numbers, strings, lists, dicts) so it loads safely:
+``method`` and ``config`` rebuild the model, ``state_dict`` holds its weights, ``preprocess`` says how raw
+pictures become its input, and ``metrics`` / ``history`` record how it was made.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+
+from fsl_course.data.images import Preprocess
+from fsl_course.methods import FewShotMethod, build_method
+
+FORMAT = 1
+
+
+def atomic_write_bytes(path: Path, write) -> None:
+    """Call ``write(file_object)`` on a temporary file beside ``path``, then rename it into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def atomic_torch_save(obj, path: Path) -> None:
+    atomic_write_bytes(path, lambda f: torch.save(obj, f))
+
+
+def atomic_write_json(obj, path: Path) -> None:
+    atomic_write_bytes(path, lambda f: f.write((json.dumps(obj, indent=2) + "\n").encode()))
+
+
+def save_checkpoint(path: Path, method: FewShotMethod, preprocess: Preprocess, **extra) -> None:
+    blob = {
+        "format": FORMAT,
+        "method": method.name,
+        "config": method.config,
+        "state_dict": {k: v.detach().cpu() for k, v in method.state_dict().items()},
+        "preprocess": preprocess.to_dict(),
+        **extra,
+    }
+    atomic_torch_save(blob, Path(path))
+
+
+def read_checkpoint(path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint at {path}")
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # a truncated or foreign file
+        raise ValueError(f"{path} is not a readable fsl_course checkpoint ({type(e).__name__}: {e})") from e
+    if not isinstance(blob, dict) or blob.get("format") != FORMAT or "method" not in blob:
+        raise ValueError(f"{path} is not an fsl_course checkpoint (format {FORMAT})")
+    return blob
+
+
+def load_method(path) -> tuple[FewShotMethod, Preprocess, dict]:
+    """Rebuild a method from a checkpoint: ``(method in eval mode, its preprocessing, the whole dict)``."""
+    blob = read_checkpoint(path)
+    method = build_method(blob["method"], **blob["config"])
+    method.load_state_dict(blob["state_dict"])
+    method.eval()
+    return method, Preprocess.from_dict(blob["preprocess"]), blob

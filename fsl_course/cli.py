@@ -1,0 +1,157 @@
+"""``fsl-course``: download data, train, evaluate, and score the official runs from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from pathlib import Path
+
+import torch
+
+SETTINGS = [(5, 1), (5, 5), (20, 1), (20, 5)]
+
+
+def _cmd_download(args) -> int:
+    from fsl_course.data.download import DownloadError, download_omniglot
+
+    try:
+        download_omniglot(args.root, source=args.source)
+    except DownloadError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _cmd_train(args) -> int:
+    from fsl_course.config import get_device, seed_everything
+    from fsl_course.data.images import Preprocess
+    from fsl_course.data.omniglot import load_omniglot
+    from fsl_course.methods import build_method
+    from fsl_course.train import TrainConfig, train
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    seed_everything(args.seed)
+    train_data = load_omniglot(args.train_split, args.image_size, rotations=args.rotate)
+    val_data = None if args.val_split == "none" else load_omniglot(args.val_split, args.image_size)
+    method = build_method(args.method)
+    config = TrainConfig(way=args.way, shot=args.shot, query=args.query, episodes=args.episodes, lr=args.lr,
+                         lr_step=args.lr_step, lr_gamma=args.lr_gamma, val_way=args.val_way,
+                         val_shot=args.val_shot, val_episodes=args.val_episodes, val_every=args.val_every,
+                         seed=args.seed, command="fsl-course " + shlex.join(sys.argv[1:]))
+    record = train(method, train_data, val_data, config, args.out, Preprocess(args.image_size, invert="auto"),
+                   device=get_device(args.device), resume=not args.no_resume)
+    best = record["best"]
+    print(f"Done: {args.out} (best validation accuracy {best['val_accuracy']} at episode {best['step']}).")
+    return 0
+
+
+def evaluate_checkpoint(path, protocol: str = "vinyals", settings=SETTINGS, n_episodes: int = 1000,
+                        query: int = 15, seed=None, device=None, progress: bool = True) -> dict:
+    """Score a checkpoint on the protocol's fixed test episodes; ``{"5-way 1-shot": EvalResult, ...}``."""
+    from fsl_course.checkpoints import load_method
+    from fsl_course.data.omniglot import load_omniglot
+    from fsl_course.episodes import EpisodeSet
+    from fsl_course.evaluate import PROTOCOLS, TEST_SEED, evaluate
+
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"unknown protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")
+    method, pre, _ = load_method(path)
+    method.to(device or "cpu")
+    test = load_omniglot(PROTOCOLS[protocol]["test"], pre.image_size, quiet=not progress)
+    out = {}
+    for way, shot in settings:
+        episodes = EpisodeSet(test, way, shot, query, n_episodes, TEST_SEED if seed is None else seed)
+        out[f"{way}-way {shot}-shot"] = evaluate(method, episodes, device, progress=progress)
+    return out
+
+
+def _cmd_evaluate(args) -> int:
+    from fsl_course.checkpoints import atomic_write_json
+
+    settings = SETTINGS if args.way is None else [(args.way, args.shot)]
+    results = evaluate_checkpoint(args.checkpoint, args.protocol, settings, args.episodes, args.query, args.seed)
+    for name, r in results.items():
+        print(f"{args.protocol} {name}: {r}  ({r.description}; {r.ms_per_episode:.1f} ms per episode)")
+    if args.json:
+        atomic_write_json({"checkpoint": str(args.checkpoint), "protocol": args.protocol,
+                           "command": "fsl-course " + shlex.join(sys.argv[1:]),
+                           "results": {k: r.to_dict() for k, r in results.items()}}, Path(args.json))
+    return 0
+
+
+def _cmd_runs(args) -> int:
+    from fsl_course.data.runs import score_runs
+
+    result = score_runs(args.checkpoint)
+    for i, err in enumerate(result["per_run_error"], 1):
+        print(f"run {i:02d}: {err:5.1f} % error")
+    print(f"official 20 runs (within-alphabet 20-way 1-shot): {result['error']:.2f} % error")
+    if args.json:
+        from fsl_course.checkpoints import atomic_write_json
+
+        atomic_write_json({"checkpoint": str(args.checkpoint), **result}, Path(args.json))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="fsl-course", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    d = sub.add_parser("download", help="fetch a data set (verified, extracted atomically)")
+    d.add_argument("dataset", choices=["omniglot"])
+    d.add_argument("--from", dest="source", help="a local folder (or base URL) holding the same files")
+    d.add_argument("--root", help="data folder (default: FSL_COURSE_DATA or ~/.cache/fsl_course)")
+    d.set_defaults(func=_cmd_download)
+
+    t = sub.add_parser("train", help="train a method episodically on Omniglot")
+    t.add_argument("method")
+    t.add_argument("--out", required=True, help="checkpoint path (its .json and .state.pt go beside it)")
+    t.add_argument("--train-split", default="vinyals_train")
+    t.add_argument("--val-split", default="vinyals_val", help="'none' keeps the last model")
+    t.add_argument("--rotate", action="store_true", help="add 90/180/270-degree rotations as new classes")
+    t.add_argument("--image-size", type=int, default=28)
+    t.add_argument("--way", type=int, default=60)
+    t.add_argument("--shot", type=int, default=5)
+    t.add_argument("--query", type=int, default=5)
+    t.add_argument("--episodes", type=int, default=10_000)
+    t.add_argument("--lr", type=float, default=1e-3)
+    t.add_argument("--lr-step", type=int, default=2000)
+    t.add_argument("--lr-gamma", type=float, default=0.5)
+    t.add_argument("--val-way", type=int, default=5)
+    t.add_argument("--val-shot", type=int, default=None)
+    t.add_argument("--val-episodes", type=int, default=200)
+    t.add_argument("--val-every", type=int, default=500)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--device", default=None)
+    t.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: torch's default)")
+    t.add_argument("--no-resume", action="store_true", help="start afresh even if a .state.pt exists")
+    t.set_defaults(func=_cmd_train)
+
+    e = sub.add_parser("evaluate", help="accuracy with 95%% interval on fixed test episodes")
+    e.add_argument("checkpoint")
+    e.add_argument("--protocol", default="vinyals", choices=["vinyals", "background"])
+    e.add_argument("--way", type=int, default=None, help="default: all four standard settings")
+    e.add_argument("--shot", type=int, default=1)
+    e.add_argument("--query", type=int, default=15)
+    e.add_argument("--episodes", type=int, default=1000)
+    e.add_argument("--seed", type=int, default=None)
+    e.add_argument("--json", help="also write the results to this JSON file")
+    e.set_defaults(func=_cmd_evaluate)
+
+    r = sub.add_parser("runs", help="error rate on the official 20 one-shot runs (Lake 2015)")
+    r.add_argument("checkpoint")
+    r.add_argument("--json", help="also write the results to this JSON file")
+    r.set_defaults(func=_cmd_runs)
+    return p
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,111 @@
+"""Turning pictures into the tensors the models see: one place, used by the data sets and the classifier.
+
+The course's image convention (as in the ProtoNet and MAML code): greyscale, ink bright on a dark
+background (Omniglot's black-on-white drawings are inverted), values in [0, 1] as float, or 0..255 as uint8.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+from PIL import Image
+
+
+@dataclass(frozen=True)
+class Preprocess:
+    """What a checkpoint needs to turn a raw picture into its input.
+
+    ``invert``: ``True`` (always: data set drawings), ``False`` (never) or ``"auto"`` (when the picture's
+    background is light, as in a scan or a photo of ink on paper). ``crop``: crop to the ink's bounding box
+    (with a margin) before resizing, for a learner's own photos; off for Omniglot's own drawings, which the
+    models saw uncropped.
+    """
+
+    image_size: int = 28
+    invert: bool | str = "auto"
+    crop: bool = False
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Preprocess":
+        return cls(**d)
+
+    def pil_to_uint8(self, img: Image.Image, invert: bool | str | None = None) -> torch.Tensor:
+        """A PIL image of any mode -> uint8 ``[image_size, image_size]``, ink bright."""
+        invert = self.invert if invert is None else invert
+        grey = np.asarray(img.convert("L"), dtype=np.uint8)
+        if invert == "auto":
+            invert = _background_is_light(grey)
+        if invert:
+            grey = 255 - grey
+        if self.crop:
+            grey = crop_to_ink(grey)
+        small = Image.fromarray(grey).resize((self.image_size, self.image_size), Image.Resampling.LANCZOS)
+        return torch.from_numpy(np.array(small, dtype=np.uint8))
+
+    def __call__(self, images) -> torch.Tensor:
+        """PIL images or image tensors -> float ``[B, 1, S, S]`` in [0, 1], ink bright.
+
+        PIL images are raw pictures (converted to greyscale, inverted per ``invert``, resized). Tensors are
+        taken to follow the course's convention already (ink bright; uint8 0..255 or float 0..1), with shape
+        ``[H, W]``, ``[1, H, W]`` or ``[B, 1, H, W]``; they are resized if their size differs.
+        """
+        if isinstance(images, (Image.Image, torch.Tensor)):
+            images = [images]
+        out = []
+        for img in images:
+            if isinstance(img, Image.Image):
+                out.append(to_float(self.pil_to_uint8(img))[None, None])
+            elif isinstance(img, torch.Tensor):
+                t = to_float(img) if img.dtype == torch.uint8 else img.float()
+                while t.dim() < 4:
+                    t = t.unsqueeze(0)
+                if t.dim() != 4 or t.shape[1] != 1:
+                    raise ValueError(f"an image tensor must be [H, W], [1, H, W] or [B, 1, H, W] greyscale; "
+                                     f"got shape {tuple(img.shape)}")
+                if t.shape[-2:] != (self.image_size, self.image_size):
+                    t = torch.nn.functional.interpolate(t, size=(self.image_size, self.image_size),
+                                                        mode="bilinear", antialias=True, align_corners=False)
+                out.append(t)
+            else:
+                raise TypeError(f"expected PIL images or torch tensors, got {type(img).__name__}")
+        if not out:
+            raise ValueError("no images were given")
+        return torch.cat(out)
+
+
+def to_float(images: torch.Tensor) -> torch.Tensor:
+    """uint8 images (0..255) -> float32 in [0, 1]."""
+    return images.float().div_(255.0)
+
+
+def _background_is_light(grey: np.ndarray) -> bool:
+    # The border is mostly background: compare it with mid-grey.
+    border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
+    return float(np.median(border)) > 127
+
+
+def crop_to_ink(grey: np.ndarray, threshold: int = 64, margin: float = 0.15) -> np.ndarray:
+    """Crop a bright-ink image to a square around its ink, with a margin, padding with background (0)."""
+    ys, xs = np.nonzero(grey > threshold)
+    if len(ys) == 0:
+        return grey
+    y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+    side = int(max(y1 - y0, x1 - x0) * (1 + 2 * margin)) + 1
+    cy, cx = (y0 + y1) // 2, (x0 + x1) // 2
+    canvas = np.zeros((side, side), dtype=grey.dtype)
+    top, left = cy - side // 2, cx - side // 2
+    sy0, sx0 = max(top, 0), max(left, 0)
+    sy1, sx1 = min(top + side, grey.shape[0]), min(left + side, grey.shape[1])
+    canvas[sy0 - top:sy1 - top, sx0 - left:sx1 - left] = grey[sy0:sy1, sx0:sx1]
+    return canvas
+
+
+def load_image(path, preprocess: Preprocess) -> torch.Tensor:
+    """Read one picture file into uint8 ``[S, S]`` with ``preprocess``."""
+    with Image.open(path) as img:
+        return preprocess.pil_to_uint8(img)

@@ -1,0 +1,75 @@
+"""Evaluation as the papers report it: mean accuracy over fixed test episodes with a 95% interval.
+
+The interval is ``1.96 * std / sqrt(n)`` over the per-episode accuracies. Metric methods are evaluated in
+``eval()`` mode, so batch norm uses its running statistics and no query influences another.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import torch
+from tqdm.auto import tqdm
+
+from fsl_course.episodes import EpisodeSet
+
+#: The protocols: which split trains, selects and tests.
+PROTOCOLS = {
+    "vinyals": {"train": "vinyals_train", "val": "vinyals_val", "test": "vinyals_test"},
+    "background": {"train": "background", "val": None, "test": "evaluation"},
+}
+TEST_SEED = 0  # the fixed test episodes every method is scored on
+VAL_SEED = 1  # validation episodes (model selection), never the test ones
+
+
+@dataclass
+class EvalResult:
+    accuracies: torch.Tensor  # [n_episodes] accuracy of each episode, in [0, 1]
+    seconds: float
+    description: str = ""
+
+    @property
+    def mean(self) -> float:
+        return float(self.accuracies.mean()) * 100
+
+    @property
+    def ci95(self) -> float:
+        n = len(self.accuracies)
+        return 1.96 * float(self.accuracies.std(unbiased=True)) / math.sqrt(n) * 100 if n > 1 else float("nan")
+
+    @property
+    def ms_per_episode(self) -> float:
+        return 1000 * self.seconds / len(self.accuracies)
+
+    def __str__(self) -> str:
+        return f"{self.mean:.2f} ± {self.ci95:.2f} %"
+
+    def to_dict(self) -> dict:
+        return {"accuracy": round(self.mean, 3), "ci95": round(self.ci95, 3), "episodes": len(self.accuracies),
+                "ms_per_episode": round(self.ms_per_episode, 2), "episodes_described": self.description}
+
+
+def confidence_interval(accuracies: torch.Tensor) -> tuple[float, float]:
+    """Mean and 95% half-width, in percent, of per-episode accuracies in [0, 1]."""
+    r = EvalResult(torch.as_tensor(accuracies, dtype=torch.float64), 0.0)
+    return r.mean, r.ci95
+
+
+@torch.no_grad()
+def evaluate(method, episodes: EpisodeSet, device=None, progress: bool = True) -> EvalResult:
+    """Accuracy of ``method`` on every episode of ``episodes``, in ``eval()`` mode."""
+    device = torch.device(device or "cpu")
+    was_training = method.training
+    method.eval()
+    accs = torch.empty(len(episodes), dtype=torch.float64)
+    start = time.perf_counter()
+    for i, ep in enumerate(tqdm(episodes, total=len(episodes), desc="evaluating", leave=False,
+                                disable=not progress)):
+        ep = ep.to(device)
+        scores = method.scores(ep.support, ep.support_labels, ep.query)
+        accs[i] = (scores.argmax(1) == ep.query_labels).double().mean().item()
+    seconds = time.perf_counter() - start
+    method.train(was_training)
+    return EvalResult(accs, seconds, episodes.describe())

@@ -1,0 +1,144 @@
+"""The episodic training loop every method uses.
+
+One step = one training episode: the method's ``loss(episode)``, a gradient step (Adam), and a learning rate
+that is multiplied by ``lr_gamma`` every ``lr_step`` episodes. Every ``val_every`` episodes the method is
+scored on a fixed set of validation episodes; the best model by validation accuracy is written to
+``out`` (atomically, with its metrics history as JSON beside it), and the whole training state (model,
+optimiser, scheduler, the episode stream's random state, history) to ``out`` with ``.state.pt``, so an
+interrupted run resumes where it stopped and produces the same result. Without a validation split the last
+model is kept (model selection never looks at test episodes).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from fsl_course.checkpoints import atomic_torch_save, atomic_write_json, save_checkpoint
+from fsl_course.data.images import Preprocess
+from fsl_course.data.omniglot import FewShotDataset
+from fsl_course.episodes import EpisodeSampler, EpisodeSet
+from fsl_course.evaluate import VAL_SEED, evaluate
+from fsl_course.methods import FewShotMethod
+
+
+@dataclass
+class TrainConfig:
+    way: int = 60
+    shot: int = 5
+    query: int = 5
+    episodes: int = 10_000
+    lr: float = 1e-3
+    lr_step: int = 2000
+    lr_gamma: float = 0.5
+    weight_decay: float = 0.0
+    val_way: int = 5
+    val_shot: int | None = None  # default: the training shot
+    val_query: int = 15
+    val_episodes: int = 200
+    val_every: int = 500
+    seed: int = 0
+    command: str = ""  # the command line that made this run, recorded beside the checkpoint
+    extra: dict = field(default_factory=dict)
+
+
+def state_path(out: Path) -> Path:
+    return Path(out).with_suffix(".state.pt")
+
+
+def metrics_path(out: Path) -> Path:
+    return Path(out).with_suffix(".json")
+
+
+def train(method: FewShotMethod, train_data: FewShotDataset, val_data: FewShotDataset | None,
+          config: TrainConfig, out: str | Path, preprocess: Preprocess | None = None, device=None,
+          resume: bool = True, progress: bool = True) -> dict:
+    """Train ``method`` episodically; return the metrics dict (also written to ``out`` as JSON)."""
+    out = Path(out)
+    device = torch.device(device or "cpu")
+    preprocess = preprocess or Preprocess(image_size=train_data.image_size, invert="auto")
+    torch.manual_seed(config.seed)
+    method.to(device).train()
+    optimizer = torch.optim.Adam(method.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=config.lr_step, gamma=config.lr_gamma)
+    sampler = EpisodeSampler(train_data, config.way, config.shot, config.query, seed=config.seed)
+    val_shot = config.val_shot or config.shot
+    val_set = (EpisodeSet(val_data, config.val_way, val_shot, config.val_query, config.val_episodes, VAL_SEED)
+               if val_data is not None else None)
+    step, history, best, seconds = 0, [], {"val_accuracy": -1.0, "step": 0}, 0.0
+    spath = state_path(out)
+    if resume and spath.is_file():
+        state = torch.load(spath, map_location="cpu", weights_only=True)
+        if state["config"] != _config_key(config):
+            raise ValueError(f"{spath} belongs to a run with other settings; delete it or pass resume=False "
+                             "(--no-resume) to start afresh")
+        method.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        sampler.set_state(state["sampler"])
+        step, history, best, seconds = state["step"], state["history"], state["best"], state["seconds"]
+        print(f"Resuming {out.name} from episode {step} of {config.episodes}.")
+
+    def record() -> dict:
+        return {"method": method.name, "config": method.config, "train": {**asdict(config), "val_shot": val_shot},
+                "train_split": train_data.name, "val_split": val_data.name if val_data is not None else None,
+                "preprocess": preprocess.to_dict(), "episodes_done": step, "train_seconds": round(seconds, 1),
+                "best": best, "history": history}
+
+    running_loss, running_acc, n_running = 0.0, 0.0, 0
+    bar = tqdm(total=config.episodes, initial=step, desc=f"training {method.name}", unit="episode",
+               disable=not progress)
+    while step < config.episodes:
+        t0 = time.perf_counter()
+        episode = sampler.sample().to(device)
+        loss, scores = method.loss(episode)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        step += 1
+        seconds += time.perf_counter() - t0
+        running_loss += loss.item()
+        running_acc += (scores.argmax(1) == episode.query_labels).float().mean().item()
+        n_running += 1
+        bar.update(1)
+        last = step == config.episodes
+        if step % config.val_every == 0 or last:
+            entry = {"step": step, "train_loss": running_loss / n_running,
+                     "train_accuracy": 100 * running_acc / n_running, "lr": scheduler.get_last_lr()[0],
+                     "seconds": round(seconds, 1)}
+            running_loss, running_acc, n_running = 0.0, 0.0, 0
+            improved = val_set is None
+            if val_set is not None:
+                result = evaluate(method, val_set, device, progress=False)
+                entry.update(val_accuracy=result.mean, val_ci95=result.ci95)
+                improved = result.mean > best["val_accuracy"]
+                if improved:
+                    best = {"val_accuracy": result.mean, "val_ci95": result.ci95, "step": step}
+            elif last:
+                best = {"val_accuracy": None, "step": step}
+            history.append(entry)
+            bar.set_postfix(loss=f"{entry['train_loss']:.3f}", val=f"{entry.get('val_accuracy', 0):.2f}",
+                            best=f"{best['val_accuracy'] or 0:.2f}")
+            if improved:
+                save_checkpoint(out, method, preprocess, metrics={"best": best}, train=record()["train"],
+                                history=history)
+            atomic_torch_save({"config": _config_key(config), "model": method.state_dict(),
+                               "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                               "sampler": sampler.state(), "step": step, "history": history, "best": best,
+                               "seconds": seconds}, spath)
+            atomic_write_json(record(), metrics_path(out))
+    bar.close()
+    return record()
+
+
+def _config_key(config: TrainConfig) -> dict:
+    """The settings that must match for a resume (not the episode count: a run may be extended)."""
+    d = asdict(config)
+    d.pop("episodes")
+    d.pop("command")
+    return d
