@@ -13,6 +13,7 @@ member whose path would leave the target folder is refused.
 from __future__ import annotations
 
 import hashlib
+import http.client
 import os
 import shutil
 import tempfile
@@ -142,6 +143,9 @@ def _fetch(spec: RemoteFile, source: str | None, dest: Path, quiet: bool) -> str
                                     "arrived. Try again.")
     except urllib.error.HTTPError as e:
         raise DownloadError(f"could not download {spec.name} from {url}: HTTP {e.code} {e.reason}") from e
+    except http.client.IncompleteRead as e:
+        raise DownloadError(f"{spec.name} from {url} was cut short: the connection closed after "
+                            f"{len(e.partial)} more bytes. Try again.") from e
     except (urllib.error.URLError, OSError) as e:
         if isinstance(e, DownloadError):
             raise

@@ -1,0 +1,187 @@
+"""Plotting helpers for the notebooks. Each draws one kind of figure with matplotlib and returns the Figure.
+
+Images follow the course's convention (greyscale, ink bright): uint8 0..255 or float 0..1 tensors of shape
+``[H, W]``, ``[1, H, W]`` or ``[3, H, W]``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+_CELL = 0.9  # inches per image in a grid
+_GAP = 0.35  # grey level of the lines between images in a montage
+
+
+def _as_array(image) -> np.ndarray:
+    """One image -> a float ``[H, W]`` or ``[H, W, 3]`` NumPy array in [0, 1]."""
+    t = torch.as_tensor(image).detach().cpu()
+    t = t.float() / 255.0 if t.dtype == torch.uint8 else t.float()
+    if t.dim() == 3:
+        t = t[0] if t.shape[0] == 1 else t.permute(1, 2, 0)
+    if t.dim() not in (2, 3):
+        raise ValueError(f"an image must be [H, W], [1, H, W] or [3, H, W]; got shape {tuple(image.shape)}")
+    return t.clamp(0, 1).numpy()
+
+
+def _draw(ax, image) -> None:
+    ax.imshow(_as_array(image), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def show_images(images, titles=None, ncols: int = 8, size: float = _CELL):
+    """A grid of images (a tensor ``[B, ...]`` or a list), ``ncols`` per row, each with its title if given."""
+    images = list(images)
+    if not images:
+        raise ValueError("no images to show")
+    if titles is not None and len(titles) != len(images):
+        raise ValueError(f"{len(titles)} titles for {len(images)} images")
+    ncols = max(1, min(ncols, len(images)))
+    nrows = math.ceil(len(images) / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows * (1.25 if titles else 1)),
+                             squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        if i >= len(images):
+            ax.remove()
+            continue
+        _draw(ax, images[i])
+        if titles is not None:
+            ax.set_title(str(titles[i]), fontsize=8)
+    return fig
+
+
+def _alphabet(class_name: str) -> str:
+    return class_name.split("/")[0]
+
+
+def show_alphabets(dataset, n_alphabets: int = 6, per_alphabet: int = 10, seed: int = 0):
+    """One row per alphabet (picked at random with ``seed``): the first drawing of ``per_alphabet`` characters.
+
+    Rotated copies (``Alphabet/characterNN/rotDDD`` other than ``rot000``) are skipped, so each row shows
+    distinct characters the way they were drawn.
+    """
+    by_alphabet: dict[str, list[int]] = {}
+    for c, name in enumerate(dataset.class_names):
+        parts = name.split("/")
+        if len(parts) > 2 and parts[2] != "rot000":
+            continue
+        by_alphabet.setdefault(_alphabet(name), []).append(c)
+    names = sorted(by_alphabet)
+    g = torch.Generator().manual_seed(seed)
+    order = torch.randperm(len(names), generator=g)[:n_alphabets].tolist()
+    chosen = [names[i] for i in sorted(order)]
+    ncols = min(per_alphabet, max(len(by_alphabet[a]) for a in chosen))
+    fig, axes = plt.subplots(len(chosen), ncols, figsize=(_CELL * ncols + 1.5, _CELL * len(chosen)), squeeze=False)
+    for row, alphabet in zip(axes, chosen):
+        classes = by_alphabet[alphabet]
+        for j, ax in enumerate(row):
+            if j < len(classes):
+                _draw(ax, dataset.images[classes[j], 0])
+            else:
+                ax.axis("off")
+        row[0].set_ylabel(alphabet.replace("_", " "), rotation=0, ha="right", va="center", fontsize=9)
+    fig.suptitle(f"{dataset.name}: {len(chosen)} of {len(names)} alphabets")
+    return fig
+
+
+def _montage(images: torch.Tensor, rows: int) -> np.ndarray:
+    """``[rows * cols, 1, H, W]`` (row-major) -> one ``[rows * (H+1) + 1, cols * (W+1) + 1]`` picture."""
+    arrays = [_as_array(im) for im in images]
+    h, w = arrays[0].shape[:2]
+    cols = len(arrays) // rows
+    out = np.full((rows * (h + 1) + 1, cols * (w + 1) + 1), _GAP, dtype=np.float32)
+    for k, a in enumerate(arrays):
+        r, c = divmod(k, cols)
+        out[1 + r * (h + 1):1 + r * (h + 1) + h, 1 + c * (w + 1):1 + c * (w + 1) + w] = a
+    return out
+
+
+def show_episode(episode, dataset=None):
+    """The support set (one row per class, labelled) beside the query set of an ``Episode``.
+
+    With the ``dataset`` the episode came from, each row also names its class.
+    """
+    way, shot, n_query = episode.way, episode.shot, episode.n_query
+    size = episode.support.shape[-1]
+    names = [f"label {i}" for i in range(way)]
+    if dataset is not None:
+        names = [f"{i}: {dataset.class_names[int(c)]}" for i, c in enumerate(episode.classes)]
+    widths = [max(shot, 4), n_query]
+    fig, (ax_s, ax_q) = plt.subplots(1, 2, figsize=(0.45 * sum(widths) + 3.5, 0.45 * way + 1.2),
+                                     gridspec_kw={"width_ratios": widths, "wspace": 0.08})
+    ticks = [1 + r * (size + 1) + size / 2 for r in range(way)]
+    for ax, images, title, labels in [
+        (ax_s, episode.support, f"support set ({way}-way {shot}-shot)", names),
+        (ax_q, episode.query, "query set", [f"label {i}" for i in range(way)]),
+    ]:
+        ax.imshow(_montage(images, way), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+        ax.set_title(title)
+        ax.set_xticks([])
+        ax.set_yticks(ticks, labels, fontsize=8)
+    ax_q.yaxis.tick_right()
+    fig.subplots_adjust(left=0.3 if dataset is not None else 0.12, right=0.9)
+    return fig
+
+
+def _panel(key: str) -> str:
+    for suffix in ("loss", "accuracy"):
+        if key.endswith(suffix):
+            return suffix
+    return key
+
+
+def plot_curves(history: list[dict], keys=None):
+    """Learning curves from a history (dicts with ``step`` and metrics): losses in one panel, accuracies in another.
+
+    ``keys``: the metrics to draw (default: every numeric key but ``step``, ``seconds``, ``lr`` and intervals).
+    """
+    if not history:
+        raise ValueError("the history is empty")
+    if keys is None:
+        keys = [k for k in history[0] if k not in ("step", "seconds", "lr") and not k.endswith("ci95")
+                and isinstance(history[0][k], (int, float))]
+    panels: dict[str, list[str]] = {}
+    for k in keys:
+        panels.setdefault(_panel(k), []).append(k)
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.5), squeeze=False)
+    for ax, (panel, ks) in zip(axes[0], panels.items()):
+        for k in ks:
+            points = [(h["step"], h[k]) for h in history if h.get(k) is not None]
+            ax.plot(*zip(*points), label=k.replace("_", " "), marker="." if len(points) < 30 else None)
+        ax.set_xlabel("step")
+        ax.set_ylabel("accuracy (%)" if panel == "accuracy" else panel)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def plot_accuracy_bars(results: dict, title: str | None = None, chance: dict | None = None):
+    """Mean accuracy per name with its 95% interval as error bars (``results``: name -> ``EvalResult``).
+
+    ``chance``: optional name -> chance accuracy in %, drawn as a dashed mark on each bar.
+    """
+    names = list(results)
+    means = [results[n].mean for n in names]
+    cis = [results[n].ci95 for n in names]
+    fig, ax = plt.subplots(figsize=(1.6 * len(names) + 2, 3.8))
+    x = np.arange(len(names))
+    ax.bar(x, means, yerr=cis, capsize=6, color="tab:blue", alpha=0.8)
+    for xi, n, m in zip(x, names, means):
+        ax.text(xi, min(m, 100) + 2, str(results[n]), ha="center", va="bottom", fontsize=9)
+        if chance and n in chance:
+            ax.hlines(chance[n], xi - 0.4, xi + 0.4, colors="k", linestyles="dashed", label="chance")
+    ax.set_xticks(x, names)
+    ax.set_ylim(0, 110)
+    ax.set_ylabel("accuracy (%)")
+    if chance:
+        handles, labels = ax.get_legend_handles_labels()
+        ax.legend(handles[:1], labels[:1], loc="upper right")
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig

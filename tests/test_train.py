@@ -1,0 +1,131 @@
+"""The training loop, checkpoints and evaluation: resume, atomic files, safe loading, the 95% interval."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import torch
+
+import fsl_course
+from fsl_course.checkpoints import load_method, read_checkpoint, save_checkpoint
+from fsl_course.data.images import Preprocess
+from fsl_course.episodes import EpisodeSet
+from fsl_course.evaluate import EvalResult, confidence_interval, evaluate
+from fsl_course.methods import build_method
+from fsl_course.train import TrainConfig, metrics_path, state_path, train
+from tests.conftest import tiny_dataset
+
+TRAIN, VAL = tiny_dataset(12, 6, 28, seed=1), tiny_dataset(6, 6, 28, seed=2)
+
+
+def _config(episodes):
+    return TrainConfig(way=4, shot=1, query=2, episodes=episodes, lr_step=2, val_way=3, val_query=2,
+                       val_episodes=4, val_every=2, seed=5)
+
+
+def _train(out, episodes, **kw):
+    torch.manual_seed(0)
+    return train(build_method("protonet"), TRAIN, VAL, _config(episodes), out, progress=False, **kw)
+
+
+def test_training_writes_best_checkpoint_history_and_state(tmp_path):
+    out = tmp_path / "net.pt"
+    record = _train(out, 6)
+    assert out.is_file() and state_path(out).is_file()
+    saved = json.loads(metrics_path(out).read_text())
+    assert saved["episodes_done"] == 6 and [h["step"] for h in saved["history"]] == [2, 4, 6]
+    best = max(saved["history"], key=lambda h: h["val_accuracy"])
+    assert saved["best"]["val_accuracy"] == best["val_accuracy"]
+    assert read_checkpoint(out)["metrics"]["best"]["step"] == record["best"]["step"]
+    # the learning rate is halved every lr_step episodes
+    assert [h["lr"] for h in saved["history"]] == pytest.approx([5e-4, 2.5e-4, 1.25e-4])
+    assert not list(tmp_path.glob("*.part"))
+
+
+def test_resume_gives_the_same_model_as_an_uninterrupted_run(tmp_path):
+    _train(tmp_path / "a.pt", 6)
+    _train(tmp_path / "b.pt", 4)  # "interrupted" after 4 episodes...
+    _train(tmp_path / "b.pt", 6)  # ...and resumed to 6
+    a = torch.load(state_path(tmp_path / "a.pt"), weights_only=True)
+    b = torch.load(state_path(tmp_path / "b.pt"), weights_only=True)
+    for k in a["model"]:
+        torch.testing.assert_close(a["model"][k], b["model"][k], rtol=0, atol=1e-6)
+    assert [h["val_accuracy"] for h in a["history"]] == [h["val_accuracy"] for h in b["history"]]
+
+
+def test_resume_refuses_a_state_from_other_settings(tmp_path):
+    _train(tmp_path / "a.pt", 2)
+    with pytest.raises(ValueError, match="other settings"):
+        train(build_method("protonet"), TRAIN, VAL, TrainConfig(way=3, shot=1, query=2, episodes=4,
+                                                                val_way=3, val_query=2, val_episodes=2),
+              tmp_path / "a.pt", progress=False)
+
+
+def test_checkpoint_round_trip_gives_identical_outputs(tmp_path):
+    torch.manual_seed(3)
+    net = build_method("protonet")
+    net.train()
+    for _ in range(2):  # move the batch-norm running statistics away from their initial values
+        net.backbone(torch.rand(8, 1, 28, 28))
+    net.eval()
+    save_checkpoint(tmp_path / "c.pt", net, Preprocess(28, invert="auto"))
+    loaded, pre, blob = load_method(tmp_path / "c.pt")
+    assert pre == Preprocess(28, invert="auto") and blob["method"] == "protonet"
+    ep = EpisodeSet(VAL, 3, 2, 2, 1, seed=0)[0]
+    with torch.no_grad():
+        assert torch.equal(net.scores(ep.support, ep.support_labels, ep.query),
+                           loaded.scores(ep.support, ep.support_labels, ep.query))
+
+
+class Evil:
+    def __reduce__(self):
+        return (print, ("this would run code",))
+
+
+def test_loading_refuses_pickled_code_and_foreign_files(tmp_path):
+    torch.save({"format": 1, "method": "protonet", "x": Evil()}, tmp_path / "evil.pt")
+    with pytest.raises(ValueError, match="not a readable fsl_course checkpoint"):
+        read_checkpoint(tmp_path / "evil.pt")
+    (tmp_path / "junk.pt").write_bytes(b"\x00" * 100)
+    with pytest.raises(ValueError, match="not a readable"):
+        read_checkpoint(tmp_path / "junk.pt")
+    torch.save({"weights": torch.zeros(2)}, tmp_path / "other.pt")
+    with pytest.raises(ValueError, match="not an fsl_course checkpoint"):
+        read_checkpoint(tmp_path / "other.pt")
+    with pytest.raises(FileNotFoundError, match="no checkpoint at"):
+        fsl_course.load_classifier(tmp_path / "missing.pt")
+
+
+def test_confidence_interval_formula():
+    accs = torch.tensor([1.0, 0.8, 0.9, 0.7])
+    mean, ci = confidence_interval(accs)
+    std = math.sqrt(sum((a - 0.85) ** 2 for a in [1.0, 0.8, 0.9, 0.7]) / 3)
+    assert mean == pytest.approx(85.0)
+    assert ci == pytest.approx(100 * 1.96 * std / 2)
+    assert str(EvalResult(accs, 1.0)) == f"85.00 ± {ci:.2f} %"
+
+
+class Oracle(torch.nn.Module):
+    """Scores queries by copying pixel (0,0), which tiny_dataset sets to the class index."""
+
+    def __init__(self, classes_of_episode):
+        super().__init__()
+        self.lookup = classes_of_episode
+
+    def scores(self, support, support_labels, query):
+        cls = (query[:, 0, 0, 0] * 255).round().long()
+        return (cls[:, None] == self.lookup[None, :]).float()
+
+
+def test_evaluate_counts_correct_queries_and_restores_mode():
+    episodes = EpisodeSet(VAL, 3, 1, 2, 5, seed=0)
+    perfect = Oracle(episodes.classes[0])
+    perfect.train()
+    first = EpisodeSet(VAL, 3, 1, 2, 1, seed=0)
+    r = evaluate(perfect, first, progress=False)
+    assert r.accuracies.tolist() == [1.0] and r.mean == 100.0 and not math.isnan(r.ms_per_episode)
+    assert perfect.training  # evaluate() switches to eval() and back
+    wrong = Oracle(episodes.classes[0].roll(1))
+    assert evaluate(wrong, first, progress=False).mean == 0.0
