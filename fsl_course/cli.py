@@ -40,7 +40,7 @@ def _cmd_train(args) -> int:
     config = TrainConfig(way=args.way, shot=args.shot, query=args.query, episodes=args.episodes, lr=args.lr,
                          lr_step=args.lr_step, lr_gamma=args.lr_gamma, val_way=args.val_way,
                          val_shot=args.val_shot, val_episodes=args.val_episodes, val_every=args.val_every,
-                         seed=args.seed, command="fsl-course " + shlex.join(sys.argv[1:]))
+                         seed=args.seed, command=args.command_line)
     record = train(method, train_data, val_data, config, args.out, Preprocess(args.image_size, invert="auto"),
                    device=get_device(args.device), resume=not args.no_resume)
     best = record["best"]
@@ -77,7 +77,7 @@ def _cmd_evaluate(args) -> int:
         print(f"{args.protocol} {name}: {r}  ({r.description}; {r.ms_per_episode:.1f} ms per episode)")
     if args.json:
         atomic_write_json({"checkpoint": str(args.checkpoint), "protocol": args.protocol,
-                           "command": "fsl-course " + shlex.join(sys.argv[1:]),
+                           "command": args.command_line,
                            "results": {k: r.to_dict() for k, r in results.items()}}, Path(args.json))
     return 0
 
@@ -92,7 +92,19 @@ def _cmd_runs(args) -> int:
     if args.json:
         from fsl_course.checkpoints import atomic_write_json
 
-        atomic_write_json({"checkpoint": str(args.checkpoint), **result}, Path(args.json))
+        atomic_write_json({"checkpoint": str(args.checkpoint), "command": args.command_line,
+                           **result}, Path(args.json))
+    return 0
+
+
+def _cmd_report(args) -> int:
+    from fsl_course.report import results_markdown, update_readme
+
+    if args.readme:
+        changed = update_readme(Path(args.readme))
+        print(f"{args.readme}: results block {'updated' if changed else 'already up to date'}")
+    else:
+        print(results_markdown())
     return 0
 
 
@@ -145,11 +157,17 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("checkpoint")
     r.add_argument("--json", help="also write the results to this JSON file")
     r.set_defaults(func=_cmd_runs)
+
+    rep = sub.add_parser("report", help="the results table, from the shipped checkpoints' metrics files")
+    rep.add_argument("--readme", help="rewrite this README's results block instead of printing")
+    rep.set_defaults(func=_cmd_report)
     return p
 
 
 def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
+    args.command_line = "fsl-course " + shlex.join(argv)  # recorded beside every result file
     return args.func(args)
 
 

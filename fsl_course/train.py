@@ -119,7 +119,7 @@ def train(method: FewShotMethod, train_data: FewShotDataset, val_data: FewShotDa
                 improved = result.mean > best["val_accuracy"]
                 if improved:
                     best = {"val_accuracy": result.mean, "val_ci95": result.ci95, "step": step}
-            elif last:
+            else:  # no validation split: the latest model is the one kept
                 best = {"val_accuracy": None, "step": step}
             history.append(entry)
             bar.set_postfix(loss=f"{entry['train_loss']:.3f}", val=f"{entry.get('val_accuracy', 0):.2f}",

@@ -1,0 +1,95 @@
+"""Results tables generated from the metrics files that the project's own commands wrote.
+
+Every shipped checkpoint ``checkpoints/NAME.pt`` has beside it ``NAME.json`` (training: command, history,
+the model selected on validation), ``NAME.test.json`` (``fsl-course evaluate ... --json``: 1000 fixed test
+episodes per setting) and, for models trained on the background set, ``NAME.runs.json`` (``fsl-course
+runs ... --json``). ``fsl-course report --readme README.md`` rewrites the README's results block from these
+files, and a test checks that the block is what the files say: no number is typed in by hand.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from fsl_course.config import REPO_ROOT, checkpoints_dir
+
+#: Published accuracies (%) on Omniglot, vinyals protocol, Conv-4: 5w1s, 5w5s, 20w1s, 20w5s.
+PAPERS = {
+    "protonet": ("Prototypical Nets (Snell et al. 2017, Table 1)", (98.8, 99.7, 96.0, 98.9)),
+    "matching": ("Matching Nets (Vinyals et al. 2016, as tabled by Snell et al. 2017)", (98.1, 98.9, 93.8, 98.5)),
+    "maml": ("MAML (Finn et al. 2017, Table 1)", (98.7, 99.9, 95.8, 98.9)),
+    "relation": ("Relation Net (Sung et al. 2018)", (99.6, 99.8, 97.6, 99.1)),
+}
+#: Official 20 runs, error %: (Lake et al. 2015).
+LAKE_RUNS = {"humans": 4.5, "Bayesian Program Learning": 3.3, "deep Siamese convnet": 8.0, "deep convnet": 13.5}
+SETTINGS = ("5-way 1-shot", "5-way 5-shot", "20-way 1-shot", "20-way 5-shot")
+START, END = "<!-- results:start -->", "<!-- results:end -->"
+
+
+def _load(path: Path) -> dict | None:
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def results_markdown(folder: Path | None = None) -> str:
+    """The results block: one row per evaluated checkpoint, the papers' rows, the official runs."""
+    folder = Path(folder or checkpoints_dir())
+    lines = ["| checkpoint | trained with | protocol | " + " | ".join(SETTINGS) + " |",
+             "|---|---|---|" + "---|" * len(SETTINGS)]
+    methods, commands, runs_lines = [], [], []
+    for test_file in sorted(folder.glob("*.test.json")):
+        name = test_file.name[: -len(".test.json")]
+        test, train = _load(test_file), _load(folder / f"{name}.json")
+        t = train["train"] if train else {}
+        how = f"{t.get('way')}-way {t.get('shot')}-shot, {train['episodes_done']} episodes" if train else "?"
+        cells = [f"{r['accuracy']:.2f} ± {r['ci95']:.2f}" if (r := test["results"].get(s)) else "-" for s in SETTINGS]
+        lines.append(f"| `{name}.pt` | {how} | {test['protocol']} | " + " | ".join(cells) + " |")
+        methods.append(train["method"] if train else None)
+        if train:
+            commands.append(f"    {t['command']}")
+        commands.append(f"    {test['command']}")
+    for method in dict.fromkeys(m for m in methods if m in PAPERS):
+        paper, numbers = PAPERS[method]
+        lines.append(f"| {paper} | | vinyals | " + " | ".join(f"{x:.1f}" for x in numbers) + " |")
+    for runs_file in sorted(folder.glob("*.runs.json")):
+        name = runs_file.name[: -len(".runs.json")]
+        runs, train = _load(runs_file), _load(folder / f"{name}.json")
+        split = train["train_split"] if train else "?"
+        runs_lines.append(f"- `{name}.pt` (trained on `{split}`): **{runs['error']:.2f} %** error")
+        if train:
+            commands.append(f"    {train['train']['command']}")
+        commands.append(f"    {runs['command']}")
+    out = [START, "", "Accuracy in % with the 95% interval over 1000 fixed test episodes (15 queries per class, "
+           "test seed 0), model selected on `vinyals_val`.", "", *lines]
+    if runs_lines:
+        out += ["", "Official 20 runs of within-alphabet 20-way one-shot classification (Lake et al. 2015), "
+                "error rate over the 400 test drawings:", "", *runs_lines,
+                "- for comparison (Lake et al. 2015): " + ", ".join(f"{k} {v} %" for k, v in LAKE_RUNS.items())]
+    bench = _load(REPO_ROOT / "benchmarks" / "results" / "pipeline.json")
+    if bench:
+        d, t = bench["data"], bench["train"]
+        out += ["", f"Speed (`python benchmarks/bench_pipeline.py`, 20-way 5-shot 15-query, one CPU thread): episodes "
+                f"ready for the model {d['ours']['per_s_wall']:.0f}/s against {d['theirs']['per_s_wall']:.1f}/s "
+                f"for torchvision's `Omniglot` + easyfsl's `TaskSampler` (**{d['ratio_wall']:.0f}x**); ProtoNet "
+                f"training {t['ours']['per_s_wall']:.2f} against {t['theirs']['per_s_wall']:.2f} episodes/s for "
+                f"easyfsl's `PrototypicalNetworks` ({t['ratio_wall']:.2f}x)."]
+    out += ["", "Made by:", "", *dict.fromkeys(commands), "", END]
+    return "\n".join(out)
+
+
+def update_readme(readme: Path = REPO_ROOT / "README.md", folder: Path | None = None) -> bool:
+    """Rewrite the block between the results markers; return True if the file changed."""
+    text = readme.read_text()
+    pattern = re.compile(re.escape(START) + ".*?" + re.escape(END), re.S)
+    if not pattern.search(text):
+        raise ValueError(f"{readme} has no results block: add the lines {START} and {END} where it goes")
+    new = pattern.sub(lambda _: results_markdown(folder), text)
+    if new != text:
+        readme.write_text(new)
+    return new != text
+
+
+def readme_block(readme: Path = REPO_ROOT / "README.md") -> str:
+    text = readme.read_text()
+    return text[text.index(START): text.index(END) + len(END)]
