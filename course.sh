@@ -30,7 +30,9 @@ run_tests() {
     exit 1
   fi
   set +e
-  FSL_COURSE_QUICK=1 MPLBACKEND=Agg "$VENV/bin/python" -m pytest --nbval-lax -n 2 --dist loadfile "$@"
+  # one torch thread per test worker: two workers already fill two cores, and oversubscribed small
+  # operations run many times slower
+  FSL_COURSE_QUICK=1 MPLBACKEND=Agg OMP_NUM_THREADS=1 "$VENV/bin/python" -m pytest --nbval-lax -n 2 --dist loadfile "$@"
   rc=$?
   set -e
   if [ "$rc" -eq 5 ]; then

@@ -59,6 +59,9 @@ def train(method: FewShotMethod, train_data: FewShotDataset, val_data: FewShotDa
           resume: bool = True, progress: bool = True) -> dict:
     """Train ``method`` episodically; return the metrics dict (also written to ``out`` as JSON)."""
     out = Path(out)
+    if not any(p.requires_grad for p in method.parameters()):
+        raise ValueError(f"{method.name} has no parameters to train: evaluate it directly instead "
+                         "(fsl_course.evaluate.evaluate)")
     device = torch.device(device or "cpu")
     preprocess = preprocess or Preprocess(image_size=train_data.image_size, invert="auto")
     torch.manual_seed(config.seed)

@@ -100,30 +100,35 @@ def _montage(images: torch.Tensor, rows: int) -> np.ndarray:
     return out
 
 
-def show_episode(episode, dataset=None):
+def show_episode(episode, dataset=None, cell: float = 0.45):
     """The support set (one row per class, labelled) beside the query set of an ``Episode``.
 
-    With the ``dataset`` the episode came from, each row also names its class.
+    With the ``dataset`` the episode came from, each support row also names its class. ``cell``: inches
+    per image.
     """
     way, shot, n_query = episode.way, episode.shot, episode.n_query
     size = episode.support.shape[-1]
     names = [f"label {i}" for i in range(way)]
     if dataset is not None:
         names = [f"{i}: {dataset.class_names[int(c)]}" for i, c in enumerate(episode.classes)]
-    widths = [max(shot, 4), n_query]
-    fig, (ax_s, ax_q) = plt.subplots(1, 2, figsize=(0.45 * sum(widths) + 3.5, 0.45 * way + 1.2),
-                                     gridspec_kw={"width_ratios": widths, "wspace": 0.08})
+    left = 0.8 + 0.075 * max(len(n) for n in names)  # room for the row labels, in inches
+    gap, right, top, bottom = 1.4, 0.9, 0.5, 0.15
+    width = left + cell * shot + gap + cell * n_query + right
+    height = top + cell * way + bottom
+    fig = plt.figure(figsize=(width, height))
+    ax_s = fig.add_axes((left / width, bottom / height, cell * shot / width, cell * way / height))
+    ax_q = fig.add_axes(((left + cell * shot + gap) / width, bottom / height, cell * n_query / width,
+                         cell * way / height))
     ticks = [1 + r * (size + 1) + size / 2 for r in range(way)]
     for ax, images, title, labels in [
         (ax_s, episode.support, f"support set ({way}-way {shot}-shot)", names),
         (ax_q, episode.query, "query set", [f"label {i}" for i in range(way)]),
     ]:
-        ax.imshow(_montage(images, way), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+        ax.imshow(_montage(images, way), cmap="gray", vmin=0, vmax=1, interpolation="nearest", aspect="auto")
         ax.set_title(title)
         ax.set_xticks([])
         ax.set_yticks(ticks, labels, fontsize=8)
     ax_q.yaxis.tick_right()
-    fig.subplots_adjust(left=0.3 if dataset is not None else 0.12, right=0.9)
     return fig
 
 
@@ -171,12 +176,13 @@ def plot_accuracy_bars(results: dict, title: str | None = None, chance: dict | N
     fig, ax = plt.subplots(figsize=(1.6 * len(names) + 2, 3.8))
     x = np.arange(len(names))
     ax.bar(x, means, yerr=cis, capsize=6, color="tab:blue", alpha=0.8)
-    for xi, n, m in zip(x, names, means):
-        ax.text(xi, min(m, 100) + 2, str(results[n]), ha="center", va="bottom", fontsize=9)
+    for xi, n, m, ci in zip(x, names, means, cis):
+        ax.text(xi, min(m + (ci if ci == ci else 0), 100) + 1.5, str(results[n]), ha="center", va="bottom",
+                fontsize=9)
         if chance and n in chance:
             ax.hlines(chance[n], xi - 0.4, xi + 0.4, colors="k", linestyles="dashed", label="chance")
     ax.set_xticks(x, names)
-    ax.set_ylim(0, 110)
+    ax.set_ylim(0, 112)
     ax.set_ylabel("accuracy (%)")
     if chance:
         handles, labels = ax.get_legend_handles_labels()

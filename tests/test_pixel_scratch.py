@@ -54,7 +54,7 @@ def test_pixel_nn_scores_are_minus_the_nearest_distance_per_class():
 
 def test_pixel_nn_a_query_equal_to_a_support_image_scores_zero_for_its_class():
     scores = PixelNN().scores(SUPPORT, SUPPORT_LABELS, SUPPORT)
-    assert scores.max(1).values.tolist() == [0.0, 0.0, 0.0, 0.0]
+    assert scores.max(1).values.tolist() == pytest.approx([0.0, 0.0, 0.0, 0.0], abs=1e-6)
     assert scores.argmax(1).tolist() == SUPPORT_LABELS.tolist()
 
 

@@ -129,3 +129,8 @@ def test_evaluate_counts_correct_queries_and_restores_mode():
     assert perfect.training  # evaluate() switches to eval() and back
     wrong = Oracle(episodes.classes[0].roll(1))
     assert evaluate(wrong, first, progress=False).mean == 0.0
+
+
+def test_training_a_method_without_parameters_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="pixel_nn has no parameters to train"):
+        train(build_method("pixel_nn"), TRAIN, VAL, _config(2), tmp_path / "p.pt", progress=False)
