@@ -11,8 +11,9 @@ model is kept (model selection never looks at test episodes).
 
 from __future__ import annotations
 
+import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -145,3 +146,35 @@ def _config_key(config: TrainConfig) -> dict:
     d.pop("episodes")
     d.pop("command")
     return d
+
+
+def load_or_train(name: str, method_name: str, config: TrainConfig, train_split: str = "vinyals_train",
+                  val_split: str | None = "vinyals_val", image_size: int = 28, device=None):
+    """What the notebooks call: the shipped checkpoint ``checkpoints/NAME.pt`` if there is one, else train.
+
+    ``FSL_COURSE_RETRAIN=1`` retrains from scratch with ``config`` (a progress bar shows the way; the result
+    goes to the data folder, never over the shipped file); quick mode trains a handful of episodes. Returns
+    ``(method in eval mode, record)``, where ``record`` holds the training history and settings.
+    """
+    from fsl_course.checkpoints import load_method
+    from fsl_course.config import checkpoints_dir, data_dir, pick, quick_mode, retrain
+    from fsl_course.data.omniglot import load_omniglot
+    from fsl_course.methods import build_method
+
+    shipped = checkpoints_dir() / f"{name}.pt"
+    if shipped.is_file() and not retrain() and not quick_mode():
+        print(f"Loaded the shipped checkpoint {shipped.name} (FSL_COURSE_RETRAIN=1 retrains from scratch).")
+        method, _, _ = load_method(shipped)
+        return method, json.loads(metrics_path(shipped).read_text())
+    if quick_mode():
+        config = replace(config, episodes=4, val_every=2, val_episodes=3, lr_step=2)
+    out = data_dir() / "checkpoints" / ("quick" if quick_mode() else "") / f"{name}.pt"
+    print(f"Training {method_name} from scratch into {out} ({config.episodes} episodes).")
+    if quick_mode():
+        print("QUICK MODE: a model trained for a handful of episodes; its numbers below mean nothing.")
+    train_data = load_omniglot(train_split, image_size, quiet=True)
+    val_data = load_omniglot(val_split, image_size, quiet=True) if val_split else None
+    train(build_method(method_name), train_data, val_data, config, out,
+          Preprocess(image_size, invert="auto"), device=device, resume=not quick_mode())
+    method, _, _ = load_method(out)
+    return method, json.loads(metrics_path(out).read_text())

@@ -191,3 +191,61 @@ def plot_accuracy_bars(results: dict, title: str | None = None, chance: dict | N
         ax.set_title(title)
     fig.tight_layout()
     return fig
+
+
+def project_2d(points: torch.Tensor, *others: torch.Tensor):
+    """PCA of ``points`` [n, D] to 2-D; ``others`` are projected with the same axes. Returns numpy arrays."""
+    x = points.detach().double()
+    mean = x.mean(0)
+    _, _, v = torch.linalg.svd(x - mean, full_matrices=False)
+    axes = v[:2].T  # [D, 2]
+    return [((t.detach().double() - mean) @ axes).numpy() for t in (points, *others)]
+
+
+def plot_embeddings_2d(embeddings: torch.Tensor, labels: torch.Tensor, centres: torch.Tensor | None = None,
+                       support: torch.Tensor | None = None, support_labels: torch.Tensor | None = None,
+                       title: str | None = None):
+    """Query embeddings (dots, coloured by label), support embeddings (squares) and class centres (stars) in
+    2-D by PCA over all of them."""
+    parts = [embeddings] + ([support] if support is not None else []) + ([centres] if centres is not None else [])
+    projected = project_2d(torch.cat(parts), *parts)[1:]
+    fig, ax = plt.subplots(figsize=(5.5, 4.5))
+    colours = plt.get_cmap("tab10" if int(labels.max()) < 10 else "tab20")
+    q = projected.pop(0)
+    ax.scatter(q[:, 0], q[:, 1], c=[colours(int(k)) for k in labels], s=18, alpha=0.6, label="queries")
+    if support is not None:
+        s = projected.pop(0)
+        ax.scatter(s[:, 0], s[:, 1], c=[colours(int(k)) for k in support_labels], marker="s", s=45,
+                   edgecolors="k", label="support")
+    if centres is not None:
+        c = projected.pop(0)
+        ax.scatter(c[:, 0], c[:, 1], c=[colours(k) for k in range(len(c))], marker="*", s=320, edgecolors="k",
+                   label="prototypes")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_xlabel("first principal component")
+    ax.set_ylabel("second principal component")
+    ax.legend(loc="best", fontsize=8)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def show_mistakes(episode, scores: torch.Tensor, max_rows: int = 6):
+    """Misclassified queries: each row shows the query, a support image of its true class, and one of the
+    class it was given."""
+    predicted = scores.argmax(1)
+    wrong = (predicted != episode.query_labels).nonzero().flatten()[:max_rows].tolist()
+    if not wrong:
+        fig, ax = plt.subplots(figsize=(4, 1))
+        ax.text(0.5, 0.5, "no query was misclassified", ha="center", va="center")
+        ax.axis("off")
+        return fig
+    first = {int(k): i for i, k in reversed(list(enumerate(episode.support_labels.tolist())))}
+    images, titles = [], []
+    for i in wrong:
+        true, pred = int(episode.query_labels[i]), int(predicted[i])
+        images += [episode.query[i], episode.support[first[true]], episode.support[first[pred]]]
+        titles += [f"query (true {true})", f"support of {true}", f"given: {pred}"]
+    return show_images(images, titles, ncols=3, size=1.3)

@@ -130,3 +130,35 @@ def test_plot_accuracy_bars_draws_means_with_95_percent_error_bars():
     assert half_widths == pytest.approx([results["5-way"].ci95, results["20-way"].ci95])
     assert ax.get_title() == "pixel NN"
     assert any(str(results["5-way"]) == t.get_text() for t in ax.texts)
+
+
+def test_project_2d_keeps_the_main_axis_and_projects_others_alike():
+    from fsl_course.viz import project_2d
+
+    x = torch.tensor([[-2.0, 0.0, 0.0], [2.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, -1.0, 0.0]])
+    p, q = project_2d(x, x[:2])
+    assert p.shape == (4, 2)
+    np.testing.assert_allclose(abs(p[:2, 0]), [2.0, 2.0], atol=1e-9)  # the widest spread is the first axis
+    np.testing.assert_allclose(abs(p[2:, 1]), [1.0, 1.0], atol=1e-9)
+    np.testing.assert_allclose(q, p[:2])
+
+
+def test_embeddings_plot_and_mistakes():
+    from fsl_course.episodes import EpisodeSet
+    from fsl_course.viz import plot_embeddings_2d, show_mistakes
+    from tests.conftest import tiny_dataset
+
+    ep = EpisodeSet(tiny_dataset(6, 5, 8), 3, 2, 2, 1, seed=0)[0]
+    z, zs = ep.query.flatten(1), ep.support.flatten(1)
+    fig = plot_embeddings_2d(z, ep.query_labels, zs[::2], zs, ep.support_labels)
+    assert len(fig.axes[0].collections) == 3
+    plt.close(fig)
+    scores = torch.zeros(len(ep.query_labels), 3)
+    scores[:, 0] = 1  # everything called class 0: the four queries of classes 1 and 2 are wrong
+    fig = show_mistakes(ep, scores)
+    assert len(fig.axes) == 12 and fig.axes[1].get_title() == f"support of {int(ep.query_labels[2])}"
+    plt.close(fig)
+    scores = torch.nn.functional.one_hot(ep.query_labels, 3).float()
+    fig = show_mistakes(ep, scores)
+    assert fig.axes[0].texts[0].get_text() == "no query was misclassified"
+    plt.close(fig)
