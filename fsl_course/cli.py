@@ -10,6 +10,8 @@ from pathlib import Path
 
 import torch
 
+from fsl_course.clip_cli import add_clip_commands
+
 SETTINGS = [(5, 1), (5, 5), (20, 1), (20, 5)]
 
 
@@ -161,6 +163,8 @@ def build_parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("report", help="the results table, from the shipped checkpoints' metrics files")
     rep.add_argument("--readme", help="rewrite this README's results block instead of printing")
     rep.set_defaults(func=_cmd_report)
+
+    add_clip_commands(sub)
     return p
 
 

@@ -74,6 +74,13 @@ def results_markdown(folder: Path | None = None) -> str:
                 f"for torchvision's `Omniglot` + easyfsl's `TaskSampler` (**{d['ratio_wall']:.0f}x**); ProtoNet "
                 f"training {t['ours']['per_s_wall']:.2f} against {t['theirs']['per_s_wall']:.2f} episodes/s for "
                 f"easyfsl's `PrototypicalNetworks` ({t['ratio_wall']:.2f}x)."]
+    mini = _load(REPO_ROOT / "results" / "mini_clip.json")
+    if mini:
+        m = mini["metrics"]
+        out += ["", f"Mini-CLIP (notebook 08, `{mini['command']}`): zero-shot accuracy on the held-out colour-shape "
+                f"combinations ({', '.join(m['held_out'])}) **{100 * m['held_out_accuracy']:.1f} %** among all "
+                f"{m['classes']} combinations (chance {100 * m['chance']:.1f} %), trained in "
+                f"{mini['train_seconds']:.0f} s on {mini['threads']} CPU thread(s)."]
     out += ["", "Made by:", "", *dict.fromkeys(commands), "", END]
     return "\n".join(out)
 

@@ -12,8 +12,6 @@ other splits' characters into four rotated classes too (a common way to train on
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +20,7 @@ from tqdm.auto import tqdm
 
 from fsl_course.data.download import download_omniglot, omniglot_root
 from fsl_course.data.images import Preprocess, load_image
+from fsl_course.io import atomic_torch_save
 
 BASE_SETS = ("background", "evaluation", "background_small1", "background_small2")
 VINYALS_SPLITS = ("vinyals_train", "vinyals_val", "vinyals_test", "vinyals_trainval")
@@ -68,18 +67,6 @@ class FewShotDataset:
                 f"{self.image_size}x{self.image_size})")
 
 
-def _atomic_save(obj, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", suffix=".part", dir=path.parent)
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 def _decode_base(root: Path, base: str, image_size: int, quiet: bool) -> tuple[torch.Tensor, list[str]]:
     """Decode one extracted alphabet set into ``[n_characters, 20, S, S]`` uint8 (cached on disk)."""
     cache = root / "cache" / f"{base}_{image_size}.pt"
@@ -101,7 +88,7 @@ def _decode_base(root: Path, base: str, image_size: int, quiet: bool) -> tuple[t
         for i, p in enumerate(paths):
             images[c, i] = load_image(p, pre)
     names = [f"{c.parent.name}/{c.name}" for c in chars]
-    _atomic_save({"images": images, "names": names}, cache)
+    atomic_torch_save({"images": images, "names": names}, cache)
     return images, names
 
 
