@@ -61,7 +61,9 @@ def results_markdown(folder: Path | None = None) -> str:
             commands.append(f"    {train['train']['command']}")
         commands.append(f"    {runs['command']}")
     out = [START, "", "Accuracy in % with the 95% interval over 1000 fixed test episodes (15 queries per class, "
-           "test seed 0), model selected on `vinyals_val`.", "", *lines]
+           "test seed 0). Protocol **vinyals**: tested on `vinyals_test`, model selected on `vinyals_val`; "
+           "**background**: trained on the 30 background alphabets, tested on the 20 evaluation alphabets (harder: "
+           "whole alphabets are new), the last model of a fixed schedule.", "", *lines]
     if runs_lines:
         out += ["", "Official 20 runs of within-alphabet 20-way one-shot classification (Lake et al. 2015), "
                 "error rate over the 400 test drawings:", "", *runs_lines,
