@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 
 from fsl_course.data.images import Preprocess
-from fsl_course.io import atomic_torch_save, atomic_write_json  # noqa: F401  (re-exported)
+from fsl_course.io import atomic_torch_save
 from fsl_course.methods import FewShotMethod, build_method
 
 FORMAT = 1

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import shlex
 import sys
 from pathlib import Path
@@ -71,7 +70,7 @@ def evaluate_checkpoint(path, protocol: str = "vinyals", settings=SETTINGS, n_ep
 
 
 def _cmd_evaluate(args) -> int:
-    from fsl_course.checkpoints import atomic_write_json
+    from fsl_course.io import atomic_write_json
 
     settings = SETTINGS if args.way is None else [(args.way, args.shot)]
     results = evaluate_checkpoint(args.checkpoint, args.protocol, settings, args.episodes, args.query, args.seed)
@@ -92,7 +91,7 @@ def _cmd_runs(args) -> int:
         print(f"run {i:02d}: {err:5.1f} % error")
     print(f"official 20 runs (within-alphabet 20-way 1-shot): {result['error']:.2f} % error")
     if args.json:
-        from fsl_course.checkpoints import atomic_write_json
+        from fsl_course.io import atomic_write_json
 
         atomic_write_json({"checkpoint": str(args.checkpoint), "command": args.command_line,
                            **result}, Path(args.json))

@@ -19,7 +19,8 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from fsl_course.checkpoints import atomic_torch_save, atomic_write_json, save_checkpoint
+from fsl_course.checkpoints import save_checkpoint
+from fsl_course.io import atomic_torch_save, atomic_write_json
 from fsl_course.data.images import Preprocess
 from fsl_course.data.omniglot import FewShotDataset
 from fsl_course.episodes import EpisodeSampler, EpisodeSet
@@ -157,7 +158,7 @@ def load_or_train(name: str, method_name: str, config: TrainConfig, train_split:
     ``(method in eval mode, record)``, where ``record`` holds the training history and settings.
     """
     from fsl_course.checkpoints import load_method
-    from fsl_course.config import checkpoints_dir, data_dir, pick, quick_mode, retrain
+    from fsl_course.config import checkpoints_dir, data_dir, quick_mode, retrain
     from fsl_course.data.omniglot import load_omniglot
     from fsl_course.methods import build_method
 

@@ -7,6 +7,7 @@ Images follow the course's convention (greyscale, ink bright): uint8 0..255 or f
 from __future__ import annotations
 
 import math
+import textwrap
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -17,8 +18,16 @@ _GAP = 0.35  # grey level of the lines between images in a montage
 
 
 def _as_array(image) -> np.ndarray:
-    """One image -> a float ``[H, W]`` or ``[H, W, 3]`` NumPy array in [0, 1]."""
-    t = torch.as_tensor(image).detach().cpu()
+    """One image -> a float ``[H, W]`` or ``[H, W, 3]`` NumPy array in [0, 1], for ``imshow``.
+
+    Takes a tensor (``[H, W]``, ``[1, H, W]`` or ``[3, H, W]``; uint8 0..255 or float 0..1), a PIL image or a
+    NumPy array (``[H, W]`` or ``[H, W, 3]``; bool, uint8 or float)."""
+    if not torch.is_tensor(image):
+        a = np.asarray(image)
+        if a.dtype == bool or a.dtype == np.uint8:
+            return a.astype(np.float32) / (255.0 if a.dtype == np.uint8 else 1.0)
+        return np.clip(a.astype(np.float32), 0, 1)
+    t = image.detach().cpu()
     t = t.float() / 255.0 if t.dtype == torch.uint8 else t.float()
     if t.dim() == 3:
         t = t[0] if t.shape[0] == 1 else t.permute(1, 2, 0)
@@ -28,13 +37,15 @@ def _as_array(image) -> np.ndarray:
 
 
 def _draw(ax, image) -> None:
-    ax.imshow(_as_array(image), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    a = _as_array(image)
+    ax.imshow(a, cmap="gray" if a.ndim == 2 else None, vmin=0, vmax=1, interpolation="nearest")
     ax.set_xticks([])
     ax.set_yticks([])
 
 
-def show_images(images, titles=None, ncols: int = 8, size: float = _CELL):
-    """A grid of images (a tensor ``[B, ...]`` or a list), ``ncols`` per row, each with its title if given."""
+def show_images(images, titles=None, ncols: int = 8, size: float = _CELL, fontsize: int = 8):
+    """A grid of images (a tensor ``[B, ...]`` or a list), ``ncols`` per row, each with its title if given
+    (long titles are wrapped to the image's width)."""
     images = list(images)
     if not images:
         raise ValueError("no images to show")
@@ -42,7 +53,7 @@ def show_images(images, titles=None, ncols: int = 8, size: float = _CELL):
         raise ValueError(f"{len(titles)} titles for {len(images)} images")
     ncols = max(1, min(ncols, len(images)))
     nrows = math.ceil(len(images) / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows * (1.25 if titles else 1)),
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows * (1.3 if titles else 1)),
                              squeeze=False)
     for i, ax in enumerate(axes.flat):
         if i >= len(images):
@@ -50,7 +61,7 @@ def show_images(images, titles=None, ncols: int = 8, size: float = _CELL):
             continue
         _draw(ax, images[i])
         if titles is not None:
-            ax.set_title(str(titles[i]), fontsize=8)
+            ax.set_title(textwrap.fill(str(titles[i]), max(12, int(size * 91 / fontsize))), fontsize=fontsize)
     return fig
 
 

@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from fsl_course.checkpoints import atomic_torch_save, atomic_write_json
+from fsl_course.io import atomic_torch_save, atomic_write_json
 from fsl_course.clip import synthetic
 from fsl_course.clip.model import ClipModel
 from fsl_course.config import REPO_ROOT

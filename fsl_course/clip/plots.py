@@ -7,31 +7,16 @@ figure in red, so a figure made with an untrained model can never pass for a res
 from __future__ import annotations
 
 import math
-import textwrap
 from typing import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
+from fsl_course.viz import _as_array as as_display
+from fsl_course.viz import show_images  # noqa: F401  (the notebooks call plots.show_images)
+
 NOISE_STAMP = "UNTRAINED MODEL: every number here is noise, not a result"
-
-
-def as_display(image) -> np.ndarray:
-    """An image for ``imshow``: ``[H, W]`` or ``[H, W, 3]`` floats in [0, 1], from a PIL image, an array
-    (bool, uint8 or float; ``[H, W]`` or ``[H, W, 3]``) or a tensor (``[3, H, W]``, ``[1, H, W]``, ``[H, W]``)."""
-    if torch.is_tensor(image):
-        t = image.detach().cpu()
-        t = t.float() / 255.0 if t.dtype == torch.uint8 else t.float()
-        if t.dim() == 3:
-            t = t[0] if t.shape[0] == 1 else t.permute(1, 2, 0)
-        return t.clamp(0, 1).numpy()
-    a = np.asarray(image)
-    if a.dtype == bool:
-        return a.astype(np.float32)
-    if a.dtype == np.uint8:
-        return a.astype(np.float32) / 255.0
-    return np.clip(a.astype(np.float32), 0, 1)
 
 
 def _imshow(ax, image, extent=None) -> None:
@@ -182,26 +167,6 @@ def plot_training(history: Sequence[dict]):
     b.set_title("learned temperature (inverse)")
     for ax in (a, b):
         ax.grid(alpha=0.3)
-    fig.tight_layout()
-    return fig
-
-
-def show_images(images, titles: Sequence[str] | None = None, ncols: int = 8, size: float = 1.3,
-                fontsize: int = 7):
-    """A grid of colour images with their titles (captions are wrapped before their position phrase)."""
-    images = list(images)
-    ncols = max(1, min(ncols, len(images)))
-    nrows = math.ceil(len(images) / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows * (1.35 if titles else 1)),
-                             squeeze=False)
-    for i, ax in enumerate(axes.flat):
-        if i >= len(images):
-            ax.remove()
-            continue
-        _imshow(ax, images[i])
-        ax.axis("off")
-        if titles is not None:
-            ax.set_title(textwrap.fill(str(titles[i]), max(12, int(size * 13 * 7 / fontsize))), fontsize=fontsize)
     fig.tight_layout()
     return fig
 
