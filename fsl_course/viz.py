@@ -61,7 +61,8 @@ def show_images(images, titles=None, ncols: int = 8, size: float = _CELL, fontsi
             continue
         _draw(ax, images[i])
         if titles is not None:
-            ax.set_title(textwrap.fill(str(titles[i]), max(12, int(size * 91 / fontsize))), fontsize=fontsize)
+            ax.set_title(textwrap.fill(str(titles[i]), max(12, int(size * 110 / fontsize))), fontsize=fontsize)
+    fig.tight_layout()
     return fig
 
 
@@ -244,10 +245,13 @@ def plot_embeddings_2d(embeddings: torch.Tensor, labels: torch.Tensor, centres: 
 
 
 def show_mistakes(episode, scores: torch.Tensor, max_rows: int = 6):
-    """Misclassified queries: each row shows the query, a support image of its true class, and one of the
-    class it was given."""
+    """Misclassified queries (a variety of true classes first): each row shows the query, a support image of
+    its true class, and one of the class it was given."""
     predicted = scores.argmax(1)
-    wrong = (predicted != episode.query_labels).nonzero().flatten()[:max_rows].tolist()
+    wrong = (predicted != episode.query_labels).nonzero().flatten().tolist()
+    # one mistake of each true class first, then a second of each, ...: a variety of mistakes, not one class's
+    rank = {i: sum(int(episode.query_labels[j] == episode.query_labels[i]) for j in wrong[:n]) for n, i in enumerate(wrong)}
+    wrong = sorted(wrong, key=lambda i: (rank[i], i))[:max_rows]
     if not wrong:
         fig, ax = plt.subplots(figsize=(4, 1))
         ax.text(0.5, 0.5, "no query was misclassified", ha="center", va="center")
