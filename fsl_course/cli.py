@@ -11,7 +11,7 @@ import torch
 
 from fsl_course.clip_cli import add_clip_commands
 
-SETTINGS = [(5, 1), (5, 5), (20, 1), (20, 5)]
+from fsl_course.evaluate import SETTINGS, setting_name
 
 
 def _cmd_download(args) -> int:
@@ -65,7 +65,7 @@ def evaluate_checkpoint(path, protocol: str = "vinyals", settings=SETTINGS, n_ep
     out = {}
     for way, shot in settings:
         episodes = EpisodeSet(test, way, shot, query, n_episodes, TEST_SEED if seed is None else seed)
-        out[f"{way}-way {shot}-shot"] = evaluate(method, episodes, device, progress=progress)
+        out[setting_name(way, shot)] = evaluate(method, episodes, device, progress=progress)
     return out
 
 

@@ -20,6 +20,20 @@ PROTOCOLS = {
     "vinyals": {"train": "vinyals_train", "val": "vinyals_val", "test": "vinyals_test"},
     "background": {"train": "background", "val": None, "test": "evaluation"},
 }
+#: The four standard settings (way, shot) the papers report.
+SETTINGS = ((5, 1), (5, 5), (20, 1), (20, 5))
+
+
+def setting_name(way: int, shot: int) -> str:
+    return f"{way}-way {shot}-shot"
+
+
+def parse_setting(name: str) -> tuple[int, int]:
+    """``"20-way 5-shot"`` -> ``(20, 5)``."""
+    way, shot = name.split()
+    return int(way.removesuffix("-way")), int(shot.removesuffix("-shot"))
+
+
 TEST_SEED = 0  # the fixed test episodes every method is scored on
 VAL_SEED = 1  # validation episodes (model selection), never the test ones
 

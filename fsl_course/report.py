@@ -14,6 +14,8 @@ import re
 from pathlib import Path
 
 from fsl_course.config import REPO_ROOT, checkpoints_dir
+from fsl_course.evaluate import SETTINGS as EVAL_SETTINGS
+from fsl_course.evaluate import setting_name
 
 #: Published accuracies (%) on Omniglot, vinyals protocol, Conv-4: 5w1s, 5w5s, 20w1s, 20w5s.
 PAPERS = {
@@ -24,7 +26,7 @@ PAPERS = {
 }
 #: Official 20 runs, error %: (Lake et al. 2015).
 LAKE_RUNS = {"humans": 4.5, "Bayesian Program Learning": 3.3, "deep Siamese convnet": 8.0, "deep convnet": 13.5}
-SETTINGS = ("5-way 1-shot", "5-way 5-shot", "20-way 1-shot", "20-way 5-shot")
+SETTINGS = tuple(setting_name(way, shot) for way, shot in EVAL_SETTINGS)  # the table's column names
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 
 

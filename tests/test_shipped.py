@@ -9,6 +9,7 @@ import pytest
 
 from fsl_course.cli import evaluate_checkpoint
 from fsl_course.data.runs import score_runs
+from fsl_course.evaluate import parse_setting
 from fsl_course.report import readme_block, results_markdown
 
 CHECKPOINTS = Path(__file__).resolve().parent.parent / "checkpoints"
@@ -29,7 +30,7 @@ def test_reevaluation_agrees_with_recorded_metrics(test_file):
     name = test_file.name[: -len(".test.json")]
     full = json.loads(test_file.read_text())
     check = json.loads((CHECKPOINTS / f"{name}.check.json").read_text())
-    settings = [tuple(int(x.split("-")[0]) for x in k.split()) for k in check["results"]]
+    settings = [parse_setting(k) for k in check["results"]]
     n = next(iter(check["results"].values()))["episodes"]
     again = evaluate_checkpoint(CHECKPOINTS / f"{name}.pt", check["protocol"], settings, n, progress=False)
     for key, result in again.items():
