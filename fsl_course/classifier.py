@@ -63,7 +63,7 @@ class FewShotClassifier:
 
     def predict_proba(self, query_images: Sequence) -> torch.Tensor:
         """Class probabilities ``[n_query, n_way]``; column ``j`` is ``classes_[j]``."""
-        return self.decision_function(query_images).softmax(dim=1)
+        return self.method.probabilities(self.decision_function(query_images))
 
     def predict(self, query_images: Sequence) -> list[Hashable]:
         """The predicted label of each query image."""

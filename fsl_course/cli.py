@@ -37,7 +37,7 @@ def _cmd_train(args) -> int:
     seed_everything(args.seed)
     train_data = load_omniglot(args.train_split, args.image_size, rotations=args.rotate)
     val_data = None if args.val_split == "none" else load_omniglot(args.val_split, args.image_size)
-    method = build_method(args.method)
+    method = build_method(args.method, **parse_settings(args.set))
     config = TrainConfig(way=args.way, shot=args.shot, query=args.query, episodes=args.episodes, lr=args.lr,
                          lr_step=args.lr_step, lr_gamma=args.lr_gamma, val_way=args.val_way,
                          val_shot=args.val_shot, val_episodes=args.val_episodes, val_every=args.val_every,
@@ -47,6 +47,22 @@ def _cmd_train(args) -> int:
     best = record["best"]
     print(f"Done: {args.out} (best validation accuracy {best['val_accuracy']} at episode {best['step']}).")
     return 0
+
+
+def parse_settings(pairs: list[str] | None) -> dict:
+    """``["fce=true", "scale=10"]`` -> ``{"fce": True, "scale": 10}`` (values read as JSON, else as text)."""
+    import json
+
+    out = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"error: --set expects KEY=VALUE (for example --set fce=true), got {pair!r}")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
 
 
 def evaluate_checkpoint(path, protocol: str = "vinyals", settings=SETTINGS, n_episodes: int = 1000,
@@ -121,6 +137,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("train", help="train a method episodically on Omniglot")
     t.add_argument("method")
+    t.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="a method option, repeatable (matching: fce=true, scale=...; relation: aggregate=mean)")
     t.add_argument("--out", required=True, help="checkpoint path (its .json and .state.pt go beside it)")
     t.add_argument("--train-split", default="vinyals_train")
     t.add_argument("--val-split", default="vinyals_val", help="'none' keeps the last model")

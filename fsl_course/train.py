@@ -150,7 +150,8 @@ def _config_key(config: TrainConfig) -> dict:
 
 
 def load_or_train(name: str, method_name: str, config: TrainConfig, train_split: str = "vinyals_train",
-                  val_split: str | None = "vinyals_val", image_size: int = 28, device=None):
+                  val_split: str | None = "vinyals_val", image_size: int = 28, device=None,
+                  method_config: dict | None = None):
     """What the notebooks call: the shipped checkpoint ``checkpoints/NAME.pt`` if there is one, else train.
 
     ``FSL_COURSE_RETRAIN=1`` retrains from scratch with ``config`` (a progress bar shows the way; the result
@@ -175,7 +176,7 @@ def load_or_train(name: str, method_name: str, config: TrainConfig, train_split:
         print("QUICK MODE: a model trained for a handful of episodes; its numbers below mean nothing.")
     train_data = load_omniglot(train_split, image_size, quiet=True)
     val_data = load_omniglot(val_split, image_size, quiet=True) if val_split else None
-    train(build_method(method_name), train_data, val_data, config, out,
+    train(build_method(method_name, **(method_config or {})), train_data, val_data, config, out,
           Preprocess(image_size, invert="auto"), device=device, resume=not quick_mode())
     method, _, _ = load_method(out)
     return method, json.loads(metrics_path(out).read_text())

@@ -264,3 +264,69 @@ def show_mistakes(episode, scores: torch.Tensor, max_rows: int = 6):
         images += [episode.query[i], episode.support[first[true]], episode.support[first[pred]]]
         titles += [f"query (true {true})", f"support of {true}", f"given: {pred}"]
     return show_images(images, titles, ncols=3, size=1.3)
+
+
+def show_attention(episode, attention: torch.Tensor, queries=(0,), top: int | None = None):
+    """Matching Networks' attention: for each chosen query, its image and then the support images with the
+    attention weight each receives (bar under each image; the true class's images in green).
+
+    ``attention``: ``[n_query, n_support]``, rows summing to one.
+    """
+    queries = list(queries)
+    n_support = attention.shape[1]
+    order = list(range(n_support))
+    cols = n_support if top is None else min(top, n_support)
+    fig, axes = plt.subplots(2 * len(queries), cols + 1, figsize=(0.75 * (cols + 1), 1.9 * len(queries)),
+                             gridspec_kw={"height_ratios": [1, 0.7] * len(queries)}, squeeze=False)
+    for r, qi in enumerate(queries):
+        weights = attention[qi].detach().cpu()
+        if top is not None:
+            order = weights.argsort(descending=True)[:cols].tolist()
+        true = int(episode.query_labels[qi])
+        img_ax, bar_ax = axes[2 * r], axes[2 * r + 1]
+        _draw(img_ax[0], episode.query[qi])
+        img_ax[0].set_title(f"query\n(class {true})", fontsize=7)
+        bar_ax[0].axis("off")
+        top_w = float(weights.max())
+        for c, si in enumerate(order):
+            label = int(episode.support_labels[si])
+            _draw(img_ax[c + 1], episode.support[si])
+            img_ax[c + 1].set_title(f"class {label}", fontsize=7, color="tab:green" if label == true else "k")
+            w = float(weights[si])
+            bar_ax[c + 1].bar([0], [w], color="tab:green" if label == true else "tab:grey", width=0.6)
+            bar_ax[c + 1].set_ylim(0, top_w * 1.15)
+            bar_ax[c + 1].set_xlim(-0.6, 0.6)
+            bar_ax[c + 1].set_xticks([])
+            bar_ax[c + 1].set_yticks([])
+            bar_ax[c + 1].set_xlabel(f"{w:.2f}", fontsize=7)
+        for ax in bar_ax[1:]:
+            for side in ("top", "right", "left"):
+                ax.spines[side].set_visible(False)
+    fig.suptitle("attention weights over the support set (green: the query's true class)", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def plot_score_matrix(scores: torch.Tensor, query_labels: torch.Tensor, title: str | None = None,
+                      vmin: float | None = 0.0, vmax: float | None = 1.0):
+    """A heat map of ``scores`` ``[n_query, way]`` (queries sorted by class), with each query's argmax
+    marked: a dot on the diagonal block is right, a cross elsewhere is wrong."""
+    order = query_labels.argsort(stable=True)
+    s = scores[order].detach().cpu().numpy()
+    labels = query_labels[order].cpu().numpy()
+    fig, ax = plt.subplots(figsize=(0.35 * s.shape[1] + 2.5, 0.12 * s.shape[0] + 1.5))
+    im = ax.imshow(s, aspect="auto", cmap="viridis", vmin=vmin, vmax=vmax, interpolation="nearest")
+    pred = s.argmax(1)
+    right = pred == labels
+    rows = np.arange(len(s))
+    ax.scatter(pred[right], rows[right], s=6, c="w", marker="o", label="chosen (right)")
+    ax.scatter(pred[~right], rows[~right], s=20, c="r", marker="x", label="chosen (wrong)")
+    ax.set_xlabel("support class")
+    ax.set_ylabel("query (sorted by true class)")
+    ax.set_xticks(range(s.shape[1]))
+    fig.colorbar(im, ax=ax, label="score")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2, fontsize=8, frameon=False)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig

@@ -162,3 +162,28 @@ def test_embeddings_plot_and_mistakes():
     fig = show_mistakes(ep, scores)
     assert fig.axes[0].texts[0].get_text() == "no query was misclassified"
     plt.close(fig)
+
+
+def test_show_attention_draws_each_support_image_with_its_weight():
+    from tests.conftest import tiny_dataset
+
+    ep = EpisodeSet(tiny_dataset(6, 5, 8), 3, 2, 2, 1, seed=0)[0]  # 6 support images, 6 queries
+    attention = torch.tensor([[0.5, 0.1, 0.1, 0.1, 0.1, 0.1]]).repeat(6, 1)
+    fig = viz.show_attention(ep, attention, queries=[0, 3])
+    assert n_images(fig) == 2 * (1 + 6)
+    bars = [ax for ax in fig.axes if ax.containers]
+    assert len(bars) == 12
+    assert [round(b.containers[0][0].get_height(), 3) for b in bars[:6]] == [0.5] + [0.1] * 5
+    assert bars[0].get_xlabel() == "0.50"
+    top = viz.show_attention(ep, attention, queries=[1], top=2)
+    assert n_images(top) == 3 and [ax.get_xlabel() for ax in top.axes if ax.containers] == ["0.50", "0.10"]
+
+
+def test_plot_score_matrix_marks_right_and_wrong_choices():
+    scores = torch.tensor([[0.9, 0.1], [0.2, 0.8], [0.7, 0.3]])
+    labels = torch.tensor([0, 1, 1])  # the third query (class 1) is called class 0
+    fig = viz.plot_score_matrix(scores, labels)
+    ax = fig.axes[0]
+    np.testing.assert_allclose(ax.images[0].get_array(), scores[[0, 1, 2]].numpy())
+    right, wrong = ax.collections
+    assert right.get_offsets().tolist() == [[0, 0], [1, 1]] and wrong.get_offsets().tolist() == [[0, 2]]

@@ -4,6 +4,7 @@ A method is an ``nn.Module`` that, given a labelled support set, scores query im
 
 * ``scores(support, support_labels, query) -> [n_query, way]`` logits (higher = more likely);
 * ``loss(episode) -> (loss, scores)``: what the episodic training loop minimises (cross entropy by default);
+* ``probabilities(scores)``: class probabilities (a softmax of the scores by default);
 * ``config``: the keyword arguments that rebuild the method, saved in every checkpoint.
 
 Support labels are 0..N-1 in any order; the training loop, the evaluator and ``load_classifier`` need
@@ -41,6 +42,10 @@ class FewShotMethod(nn.Module):
 
     def scores(self, support: torch.Tensor, support_labels: torch.Tensor, query: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
+
+    def probabilities(self, scores: torch.Tensor) -> torch.Tensor:
+        """Class probabilities from ``scores`` (a softmax, unless a method's scores are not logits)."""
+        return scores.softmax(dim=1)
 
     def loss(self, episode: Episode) -> tuple[torch.Tensor, torch.Tensor]:
         scores = self.scores(episode.support, episode.support_labels, episode.query)
