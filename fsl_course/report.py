@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 from fsl_course.config import REPO_ROOT, checkpoints_dir
@@ -32,6 +33,28 @@ START, END = "<!-- results:start -->", "<!-- results:end -->"
 
 def _load(path: Path) -> dict | None:
     return json.loads(path.read_text()) if path.is_file() else None
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """A result read back from a metrics file (what ``plot_accuracy_bars`` needs: mean, interval, text)."""
+
+    mean: float
+    ci95: float
+    episodes: int
+
+    def __str__(self) -> str:
+        return f"{self.mean:.2f} ± {self.ci95:.2f} %"
+
+
+def recorded_results(name: str, folder: Path | None = None) -> dict[str, Recorded]:
+    """The shipped checkpoint ``NAME``'s test results (``NAME.test.json``), by setting name."""
+    path = Path(folder or checkpoints_dir()) / f"{name}.test.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"no recorded test results at {path}: run `fsl-course evaluate "
+                                f"checkpoints/{name}.pt --json {path}`")
+    results = json.loads(path.read_text())["results"]
+    return {k: Recorded(r["accuracy"], r["ci95"], r["episodes"]) for k, r in results.items()}
 
 
 def results_markdown(folder: Path | None = None) -> str:
@@ -78,6 +101,18 @@ def results_markdown(folder: Path | None = None) -> str:
                 f"for torchvision's `Omniglot` + easyfsl's `TaskSampler` (**{d['ratio_wall']:.0f}x**); ProtoNet "
                 f"training {t['ours']['per_s_wall']:.2f} against {t['theirs']['per_s_wall']:.2f} episodes/s for "
                 f"easyfsl's `PrototypicalNetworks` ({t['ratio_wall']:.2f}x)."]
+    methods = _load(REPO_ROOT / "benchmarks" / "results" / "methods.json")
+    if methods:
+        parts = []
+        labels = {"protonet": "ProtoNet", "matching": "Matching Nets (with FCE, as easyfsl's)", "relation": "Relation Net"}
+        for name, m in methods["methods"].items():
+            train, test = m["train"], m["test"]
+            parts.append(f"{labels.get(name, name)} training {train['sides']['ours']['per_s_cpu']:.2f} against "
+                         f"{train['sides']['easyfsl']['per_s_cpu']:.2f} episodes/s (**{train['ratio_cpu']:.2f}x**), "
+                         f"testing {test['sides']['ours']['ms_cpu']:.1f} against {test['sides']['easyfsl']['ms_cpu']:.1f} "
+                         f"ms per 5-way 1-shot episode (**{test['ratio_cpu']:.2f}x**)")
+        out += ["", "Methods against easyfsl's on the same Conv-4, weights and episodes (`python "
+                "benchmarks/bench_methods.py`, one CPU thread, CPU time): " + "; ".join(parts) + "."]
     mini = _load(REPO_ROOT / "results" / "mini_clip.json")
     if mini:
         m = mini["metrics"]
