@@ -3,6 +3,8 @@
 #   bash course.sh        set up: a virtual environment in .venv, the course package and its tools, the Omniglot
 #                         data; then open JupyterLab on the notebooks (not when CI is set or there is no terminal)
 #   bash course.sh test   run the tests and execute every notebook in quick mode
+#   bash course.sh book   build the website (book/_build/html) with every notebook executed, then test it in
+#                         headless Chromium (see book/README.md)
 # Settings: PYTHON (interpreter for the venv, default python3), FSL_COURSE_DATA (data folder),
 # FSL_COURSE_OMNIGLOT_SOURCE (a local folder of the Omniglot files, for offline machines).
 set -euo pipefail
@@ -42,8 +44,31 @@ run_tests() {
   exit "$rc"
 }
 
+# ---- the website (bash course.sh book [pytest arguments for the browser test]) ----------------------------------
+build_book() {
+  if [ ! -x "$VENV/bin/python" ]; then
+    echo "error: the course is not set up yet; run 'bash course.sh' first" >&2
+    exit 1
+  fi
+  if ! "$VENV/bin/python" -c "import jupyter_book, sphinx_exercise, playwright" 2>/dev/null; then
+    echo "==> installing the website's tools (the book extra)"
+    PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 "$VENV/bin/python" -m pip install --disable-pip-version-check -q -e ".[book]"
+  fi
+  bash book/vendor.sh
+  echo "==> building the website: every notebook executed${FSL_COURSE_QUICK:+ (QUICK MODE: a draft)}; any error fails"
+  rm -rf book/_build
+  local start=$SECONDS
+  # MPLBACKEND must not reach the notebooks' kernels: it would replace the inline backend and drop every figure
+  env -u MPLBACKEND "$VENV/bin/jupyter-book" build . --config book/_config.yml --toc book/_toc.yml \
+    --path-output book --all --warningiserror --nitpick --keep-going
+  echo "==> built book/_build/html in $(( SECONDS - start )) s; testing it in headless Chromium"
+  PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 "$VENV/bin/python" -m pytest book/test_site.py -q --tb=short "$@"
+  echo "==> the website is in book/_build/html (open index.html); screenshots in book/_build/screenshots"
+}
+
 case "${1:-setup}" in
   setup|--no-lab) setup "${1:-}" ;;
   test) shift; run_tests "$@" ;;
-  *) echo "usage: bash course.sh [--no-lab] | bash course.sh test [pytest arguments]" >&2; exit 2 ;;
+  book) shift; build_book "$@" ;;
+  *) echo "usage: bash course.sh [--no-lab] | bash course.sh test [pytest arguments] | bash course.sh book" >&2; exit 2 ;;
 esac
