@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 
 from fsl_course.cli import evaluate_checkpoint
 from fsl_course.data.runs import score_runs
@@ -17,9 +18,11 @@ TESTED = sorted(CHECKPOINTS.glob("*.test.json"))
 RUNS = sorted(CHECKPOINTS.glob("*.runs.json"))
 
 
-def test_protonet_checkpoints_are_shipped_with_their_metrics():
+def test_checkpoints_are_shipped_with_their_metrics():
     names = {p.name[: -len(".test.json")] for p in TESTED}
-    assert "protonet_omniglot_1shot" in names
+    assert {f"{m}_omniglot_1shot" for m in ("protonet", "matching", "relation")} <= names
+    assert {p.name[: -len(".runs.json")] for p in RUNS} >= {f"{m}_background_1shot" for m in ("protonet", "matching",
+                                                                                                "relation")}
     for name in names:
         assert (CHECKPOINTS / f"{name}.pt").is_file() and (CHECKPOINTS / f"{name}.json").is_file()
         assert (CHECKPOINTS / f"{name}.check.json").is_file()
@@ -51,3 +54,28 @@ def test_official_runs_error_is_reproduced(runs_file):
 def test_readme_results_block_is_generated_from_the_metrics_files():
     assert readme_block() == results_markdown(CHECKPOINTS), \
         "README results are stale or edited by hand: run `fsl-course report --readme README.md`"
+
+
+SHIPPED = sorted(p for p in CHECKPOINTS.glob("*.pt") if not p.name.endswith(".state.pt"))
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.name)
+def test_every_shipped_checkpoint_classifies_raw_omniglot_pngs(path):
+    """load_classifier(path).fit(...).predict(...) on the raw 105x105 PNGs of official run 1, 5-way (so that
+    models trained for a fixed way work too): nearly every test drawing is right."""
+    import fsl_course
+    from fsl_course.data.runs import load_runs
+
+    run = load_runs()[0]
+    training, test_drawings = run.images()
+    chosen = list(range(5))
+    names = [f"character {i}" for i in chosen]
+    queries = [(img, names[a]) for img, a in zip(test_drawings, run.answers) if a in chosen]
+    clf = fsl_course.load_classifier(path).fit([training[i] for i in chosen], names)
+    predicted = clf.predict([img for img, _ in queries])
+    proba = clf.predict_proba([img for img, _ in queries])
+    assert clf.classes_ == names and proba.shape == (len(queries), 5)
+    torch.testing.assert_close(proba.sum(1), torch.ones(len(queries)))
+    assert predicted == [names[i] for i in proba.argmax(1).tolist()]
+    right = sum(p == truth for p, (_, truth) in zip(predicted, queries))
+    assert right >= len(queries) - 1, f"{path.name}: {right} of {len(queries)} right"
