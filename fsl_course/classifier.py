@@ -30,13 +30,15 @@ class FewShotClassifier:
         self.classes_: list[Hashable] | None = None
         self._support: torch.Tensor | None = None
         self._labels: torch.Tensor | None = None
+        self._adapted = None
 
     def __repr__(self) -> str:
         state = f"fitted on {len(self.classes_)} classes" if self.classes_ else "not fitted"
         return f"FewShotClassifier({self.method.name}, {state})"
 
     def fit(self, support_images: Sequence, support_labels: Sequence[Hashable]) -> "FewShotClassifier":
-        """Remember the labelled support set (at least two classes, one image per label)."""
+        """Remember the labelled support set (at least two classes, one image per label); a method with an
+        ``adapt(support, labels)`` hook (MAML) adapts to it here."""
         images = self.preprocess(support_images)
         labels = list(support_labels.tolist() if isinstance(support_labels, torch.Tensor) else support_labels)
         if len(images) != len(labels):
@@ -50,6 +52,10 @@ class FewShotClassifier:
         self.classes_ = classes
         self._support = images.to(self.device)
         self._labels = torch.tensor([index[c] for c in labels], device=self.device)
+        # a method that learns on the support set (MAML: the inner loop) does so once, here; the stored
+        # model is not changed: adapt() returns a new callable, query -> scores
+        adapt = getattr(self.method, "adapt", None)
+        self._adapted = adapt(self._support, self._labels) if adapt is not None else None
         return self
 
     @torch.no_grad()
@@ -59,6 +65,8 @@ class FewShotClassifier:
             raise RuntimeError("this classifier is not fitted yet: call fit(support_images, support_labels) "
                                "before predict or predict_proba")
         query = self.preprocess(query_images).to(self.device)
+        if self._adapted is not None:
+            return self._adapted(query).cpu()
         return self.method.scores(self._support, self._labels, query).cpu()
 
     def predict_proba(self, query_images: Sequence) -> torch.Tensor:

@@ -41,7 +41,7 @@ def _cmd_train(args) -> int:
     config = TrainConfig(way=args.way, shot=args.shot, query=args.query, episodes=args.episodes, lr=args.lr,
                          lr_step=args.lr_step, lr_gamma=args.lr_gamma, val_way=args.val_way,
                          val_shot=args.val_shot, val_episodes=args.val_episodes, val_every=args.val_every,
-                         seed=args.seed, command=args.command_line)
+                         seed=args.seed, meta_batch=args.meta_batch, command=args.command_line)
     record = train(method, train_data, val_data, config, args.out, Preprocess(args.image_size, invert="auto"),
                    device=get_device(args.device), resume=not args.no_resume)
     best = record["best"]
@@ -138,7 +138,8 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train a method episodically on Omniglot")
     t.add_argument("method")
     t.add_argument("--set", action="append", metavar="KEY=VALUE",
-                   help="a method option, repeatable (matching: fce=true, scale=...; relation: aggregate=mean)")
+                   help="a method option, repeatable (matching: fce=true, scale=...; relation: aggregate=mean; "
+                   "maml: way=5, inner_steps=1, inner_lr=0.4, test_inner_steps=3, first_order=true, anil=true)")
     t.add_argument("--out", required=True, help="checkpoint path (its .json and .state.pt go beside it)")
     t.add_argument("--train-split", default="vinyals_train")
     t.add_argument("--val-split", default="vinyals_val", help="'none' keeps the last model")
@@ -156,6 +157,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--val-episodes", type=int, default=200)
     t.add_argument("--val-every", type=int, default=500)
     t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--meta-batch", type=int, default=1,
+                   help="episodes (tasks) whose gradients are averaged per Adam step (MAML: 32 at 5-way)")
     t.add_argument("--device", default=None)
     t.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: torch's default)")
     t.add_argument("--no-resume", action="store_true", help="start afresh even if a .state.pt exists")

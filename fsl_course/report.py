@@ -22,7 +22,7 @@ from fsl_course.evaluate import setting_name
 PAPERS = {
     "protonet": ("Prototypical Nets (Snell et al. 2017, Table 1)", (98.8, 99.7, 96.0, 98.9)),
     "matching": ("Matching Nets (Vinyals et al. 2016, as tabled by Snell et al. 2017)", (98.1, 98.9, 93.8, 98.5)),
-    "maml": ("MAML (Finn et al. 2017, Table 1)", (98.7, 99.9, 95.8, 98.9)),
+    "maml": ("MAML (Finn et al. 2017, Table 1; transductive batch norm)", (98.7, 99.9, 95.8, 98.9)),
     "relation": ("Relation Net (Sung et al. 2018)", (99.6, 99.8, 97.6, 99.1)),
 }
 #: Official 20 runs, error %: (Lake et al. 2015).
@@ -68,6 +68,8 @@ def results_markdown(folder: Path | None = None) -> str:
         test, train = _load(test_file), _load(folder / f"{name}.json")
         t = train["train"] if train else {}
         how = f"{t.get('way')}-way {t.get('shot')}-shot, {train['episodes_done']} episodes" if train else "?"
+        if train and train["method"] == "maml" and train["config"].get("bn") == "batch":  # say so wherever shown
+            how += ", transductive batch norm (batch statistics of the 75 test queries)"
         cells = [f"{r['accuracy']:.2f} ± {r['ci95']:.2f}" if (r := test["results"].get(s)) else "-" for s in SETTINGS]
         lines.append(f"| `{name}.pt` | {how} | {test['protocol']} | " + " | ".join(cells) + " |")
         methods.append(train["method"] if train else None)

@@ -1,12 +1,13 @@
 """The episodic training loop every method uses.
 
 One step = one training episode: the method's ``loss(episode)``, a gradient step (Adam), and a learning rate
-that is multiplied by ``lr_gamma`` every ``lr_step`` episodes. Every ``val_every`` episodes the method is
-scored on a fixed set of validation episodes; the best model by validation accuracy is written to
-``out`` (atomically, with its metrics history as JSON beside it), and the whole training state (model,
-optimiser, scheduler, the episode stream's random state, history) to ``out`` with ``.state.pt``, so an
-interrupted run resumes where it stopped and produces the same result. Without a validation split the last
-model is kept (model selection never looks at test episodes).
+that is multiplied by ``lr_gamma`` every ``lr_step`` episodes. With ``meta_batch`` > 1 (MAML's meta-batches of
+tasks) the gradients of ``meta_batch`` episodes are averaged before each Adam step; every count stays in
+episodes. Every ``val_every`` episodes the method is scored on a fixed set of validation episodes; the best
+model by validation accuracy is written to ``out`` (atomically, with its metrics history as JSON beside it),
+and the whole training state (model, optimiser, scheduler, the episode stream's random state, history) to
+``out`` with ``.state.pt``, so an interrupted run resumes where it stopped and produces the same result.
+Without a validation split the last model is kept (model selection never looks at test episodes).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ class TrainConfig:
     val_episodes: int = 200
     val_every: int = 500
     seed: int = 0
+    meta_batch: int = 1  # episodes whose gradients are averaged per optimiser step (MAML: tasks per meta-batch)
     command: str = ""  # the command line that made this run, recorded beside the checkpoint
     extra: dict = field(default_factory=dict)
 
@@ -64,6 +66,9 @@ def train(method: FewShotMethod, train_data: FewShotDataset, val_data: FewShotDa
     if not any(p.requires_grad for p in method.parameters()):
         raise ValueError(f"{method.name} has no parameters to train: evaluate it directly instead "
                          "(fsl_course.evaluate.evaluate)")
+    if config.meta_batch < 1 or config.episodes % config.meta_batch or config.val_every % config.meta_batch:
+        raise ValueError(f"meta_batch={config.meta_batch} must be >= 1 and divide episodes ({config.episodes}) and "
+                         f"val_every ({config.val_every}): checkpoints are written between meta-batches")
     device = torch.device(device or "cpu")
     preprocess = preprocess or Preprocess(image_size=train_data.image_size, invert="auto")
     torch.manual_seed(config.seed)
@@ -101,11 +106,13 @@ def train(method: FewShotMethod, train_data: FewShotDataset, val_data: FewShotDa
         t0 = time.perf_counter()
         episode = sampler.sample().to(device)
         loss, scores = method.loss(episode)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        scheduler.step()
+        (loss / config.meta_batch if config.meta_batch > 1 else loss).backward()  # accumulates over a meta-batch
         step += 1
+        if step % config.meta_batch == 0:
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            for _ in range(config.meta_batch):  # the learning-rate schedule counts episodes
+                scheduler.step()
         seconds += time.perf_counter() - t0
         running_loss += loss.item()
         running_acc += (scores.argmax(1) == episode.query_labels).float().mean().item()
@@ -146,6 +153,8 @@ def _config_key(config: TrainConfig) -> dict:
     d = asdict(config)
     d.pop("episodes")
     d.pop("command")
+    if d["meta_batch"] == 1:  # so the states of runs from before meta_batch existed still resume
+        d.pop("meta_batch")
     return d
 
 
@@ -169,7 +178,8 @@ def load_or_train(name: str, method_name: str, config: TrainConfig, train_split:
         method, _, _ = load_method(shipped)
         return method, json.loads(metrics_path(shipped).read_text())
     if quick_mode():
-        config = replace(config, episodes=4, val_every=2, val_episodes=3, lr_step=2)
+        config = replace(config, episodes=4, val_every=2, val_episodes=3, lr_step=2,
+                         meta_batch=min(config.meta_batch, 2))
     out = data_dir() / "checkpoints" / ("quick" if quick_mode() else "") / f"{name}.pt"
     print(f"Training {method_name} from scratch into {out} ({config.episodes} episodes).")
     if quick_mode():

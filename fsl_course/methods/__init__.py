@@ -3,13 +3,14 @@
 import inspect
 
 from fsl_course.methods.base import FewShotMethod
+from fsl_course.methods.maml import MAML
 from fsl_course.methods.matching import MatchingNet
 from fsl_course.methods.pixel import PixelNN
 from fsl_course.methods.protonet import ProtoNet
 from fsl_course.methods.relation import RelationNet
 
 METHODS: dict[str, type[FewShotMethod]] = {
-    cls.name: cls for cls in (MatchingNet, ProtoNet, RelationNet, PixelNN)
+    cls.name: cls for cls in (MatchingNet, ProtoNet, RelationNet, PixelNN, MAML)
 }
 
 
