@@ -10,7 +10,6 @@ from pathlib import Path
 import torch
 
 from fsl_course.clip_cli import add_clip_commands
-
 from fsl_course.evaluate import SETTINGS, setting_name
 
 
@@ -25,18 +24,26 @@ def _cmd_download(args) -> int:
     return 0
 
 
-def _cmd_train(args) -> int:
-    from fsl_course.config import get_device, seed_everything
-    from fsl_course.data.images import Preprocess
+def _training_data(args):
+    """Set the threads and the seed; load the training split and the validation split (None for 'none')."""
+    from fsl_course.config import seed_everything
     from fsl_course.data.omniglot import load_omniglot
-    from fsl_course.methods import build_method
-    from fsl_course.train import TrainConfig, train
 
     if args.threads:
         torch.set_num_threads(args.threads)
     seed_everything(args.seed)
-    train_data = load_omniglot(args.train_split, args.image_size, rotations=args.rotate)
+    train_data = load_omniglot(args.train_split, args.image_size, rotations=getattr(args, "rotate", False))
     val_data = None if args.val_split == "none" else load_omniglot(args.val_split, args.image_size)
+    return train_data, val_data
+
+
+def _cmd_train(args) -> int:
+    from fsl_course.config import get_device
+    from fsl_course.data.images import Preprocess
+    from fsl_course.methods import build_method
+    from fsl_course.train import TrainConfig, train
+
+    train_data, val_data = _training_data(args)
     method = build_method(args.method, **parse_settings(args.set))
     config = TrainConfig(way=args.way, shot=args.shot, query=args.query, episodes=args.episodes, lr=args.lr,
                          lr_step=args.lr_step, lr_gamma=args.lr_gamma, val_way=args.val_way,
@@ -46,6 +53,36 @@ def _cmd_train(args) -> int:
                    device=get_device(args.device), resume=not args.no_resume)
     best = record["best"]
     print(f"Done: {args.out} (best validation accuracy {best['val_accuracy']} at episode {best['step']}).")
+    return 0
+
+
+def _cmd_pretrain(args) -> int:
+    from fsl_course.config import get_device
+    from fsl_course.data.images import Preprocess
+    from fsl_course.methods.baseline import Baseline
+    from fsl_course.pretrain import PretrainConfig, pretrain
+
+    train_data, val_data = _training_data(args)
+    if val_data is None:
+        raise SystemExit("error: pretraining selects its epoch on validation episodes; give a --val-split")
+    config = PretrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                            weight_decay=args.weight_decay, shift=args.shift, val_episodes=args.val_episodes,
+                            seed=args.seed, command=args.command_line)
+    record = pretrain(Baseline(head=args.head), train_data, val_data, config, args.out,
+                      Preprocess(args.image_size, invert="auto"), device=get_device(args.device),
+                      resume=not args.no_resume)
+    best = record["best"]
+    print(f"Done: {args.out} (best validation accuracy {best['val_accuracy']:.2f} % at epoch {best['epoch']}).")
+    return 0
+
+
+def _cmd_heads(args) -> int:
+    from fsl_course.pretrain import evaluate_heads
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    evaluate_heads(args.checkpoint, args.heads, args.shots, args.way, args.episodes, args.finetune_episodes,
+                   args.query, args.protocol, json_path=args.json, command=args.command_line)
     return 0
 
 
@@ -163,6 +200,40 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: torch's default)")
     t.add_argument("--no-resume", action="store_true", help="start afresh even if a .state.pt exists")
     t.set_defaults(func=_cmd_train)
+
+    pt = sub.add_parser("pretrain", help="pretrain a backbone with cross entropy over all training classes "
+                        "(the transfer baselines)")
+    pt.add_argument("--out", required=True, help="checkpoint path (its .json and .state.pt go beside it)")
+    pt.add_argument("--head", default="centroid", help="the head the checkpoint uses by default: centroid, "
+                    "logistic, cosine or finetune (any can be chosen later)")
+    pt.add_argument("--train-split", default="vinyals_train")
+    pt.add_argument("--val-split", default="vinyals_val")
+    pt.add_argument("--image-size", type=int, default=28)
+    pt.add_argument("--epochs", type=int, default=20)
+    pt.add_argument("--batch-size", type=int, default=128)
+    pt.add_argument("--lr", type=float, default=1e-3)
+    pt.add_argument("--weight-decay", type=float, default=0.0)
+    pt.add_argument("--shift", type=int, default=2, help="random shifts of up to this many pixels (0: none)")
+    pt.add_argument("--val-episodes", type=int, default=500)
+    pt.add_argument("--seed", type=int, default=0)
+    pt.add_argument("--device", default=None)
+    pt.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: torch's default)")
+    pt.add_argument("--no-resume", action="store_true", help="start afresh even if a .state.pt exists")
+    pt.set_defaults(func=_cmd_pretrain)
+
+    hd = sub.add_parser("heads", help="a pretrained baseline with each of its heads on the fixed test episodes")
+    hd.add_argument("checkpoint")
+    hd.add_argument("--heads", nargs="+", default=["centroid", "logistic", "cosine", "finetune"])
+    hd.add_argument("--way", type=int, default=5)
+    hd.add_argument("--shots", type=int, nargs="+", default=[1, 5])
+    hd.add_argument("--query", type=int, default=15)
+    hd.add_argument("--episodes", type=int, default=1000)
+    hd.add_argument("--finetune-episodes", type=int, default=None,
+                    help="fewer episodes for the (slow) finetune head: the first N of the same episodes")
+    hd.add_argument("--protocol", default="vinyals", choices=["vinyals", "background"])
+    hd.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: torch's default)")
+    hd.add_argument("--json", help="also write the results to this JSON file")
+    hd.set_defaults(func=_cmd_heads)
 
     e = sub.add_parser("evaluate", help="accuracy with 95%% interval on fixed test episodes")
     e.add_argument("checkpoint")

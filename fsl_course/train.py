@@ -81,14 +81,9 @@ def train(method: FewShotMethod, train_data: FewShotDataset, val_data: FewShotDa
                if val_data is not None else None)
     step, history, best, seconds = 0, [], {"val_accuracy": -1.0, "step": 0}, 0.0
     spath = state_path(out)
-    if resume and spath.is_file():
-        state = torch.load(spath, map_location="cpu", weights_only=True)
-        if state["config"] != _config_key(config):
-            raise ValueError(f"{spath} belongs to a run with other settings; delete it or pass resume=False "
-                             "(--no-resume) to start afresh")
-        method.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
+    state = load_state(spath, _config_key(config), model=method, optimizer=optimizer,
+                       scheduler=scheduler) if resume else None
+    if state is not None:
         sampler.set_state(state["sampler"])
         step, history, best, seconds = state["step"], state["history"], state["best"], state["seconds"]
         print(f"Resuming {out.name} from episode {step} of {config.episodes}.")
@@ -146,6 +141,21 @@ def train(method: FewShotMethod, train_data: FewShotDataset, val_data: FewShotDa
             atomic_write_json(record(), metrics_path(out))
     bar.close()
     return record()
+
+
+def load_state(path: Path, key: dict, **parts) -> dict | None:
+    """The training state at ``path`` (``.state.pt``), if there is one, restored into ``parts`` (name -> an
+    object with ``load_state_dict``: model, optimizer, scheduler); ``None`` if there is none. ``key`` holds the
+    settings the state was written with: another run's state is refused rather than mixed in."""
+    if not Path(path).is_file():
+        return None
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    if state["config"] != key:
+        raise ValueError(f"{path} belongs to a run with other settings; delete it or pass resume=False "
+                         "(--no-resume) to start afresh")
+    for name, part in parts.items():
+        part.load_state_dict(state[name])
+    return state
 
 
 def _config_key(config: TrainConfig) -> dict:

@@ -3,6 +3,7 @@
 import inspect
 
 from fsl_course.methods.base import FewShotMethod
+from fsl_course.methods.baseline import Baseline
 from fsl_course.methods.maml import MAML
 from fsl_course.methods.matching import MatchingNet
 from fsl_course.methods.pixel import PixelNN
@@ -10,7 +11,7 @@ from fsl_course.methods.protonet import ProtoNet
 from fsl_course.methods.relation import RelationNet
 
 METHODS: dict[str, type[FewShotMethod]] = {
-    cls.name: cls for cls in (MatchingNet, ProtoNet, RelationNet, PixelNN, MAML)
+    cls.name: cls for cls in (MatchingNet, ProtoNet, RelationNet, PixelNN, Baseline, MAML)
 }
 
 

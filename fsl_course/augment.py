@@ -1,0 +1,85 @@
+"""Data-level tools: more shots from few, by distorting the support images a little.
+
+``augment_support`` returns the support set plus ``copies`` distorted versions of every image (small
+rotations, shifts, scalings and shears, then an elastic distortion, with torchvision's ``transforms.v2``),
+with the same labels. The distortions must keep a drawing's class: small rotations only, since Omniglot's
+90-degree rotations are *other* classes. ``AugmentedSupport`` wraps any few-shot method so that it sees the
+augmented support set, and ``random_shift`` is the cheap augmentation used during pretraining.
+
+Everything is seeded per call: the same ``seed`` gives the same images, in any process.
+"""
+
+from __future__ import annotations
+
+import torch
+from torchvision.transforms import v2
+
+from fsl_course.methods.base import FewShotMethod
+
+
+def distortion(rotation: float = 15.0, shift: float = 0.1, scale: tuple[float, float] = (0.9, 1.1),
+               shear: float = 10.0, elastic: float = 8.0) -> v2.Transform:
+    """The random distortion applied to each support image (``elastic=0`` turns the elastic part off).
+
+    ``rotation`` and ``shear`` in degrees, ``shift`` as a fraction of the image size, ``elastic`` the
+    strength (``alpha``) of torchvision's elastic transform, its smoothness ``sigma`` fixed at 3 pixels.
+    """
+    steps = [v2.RandomAffine(degrees=rotation, translate=(shift, shift), scale=scale, shear=shear)]
+    if elastic:
+        steps.append(v2.ElasticTransform(alpha=elastic, sigma=3.0))
+    return v2.Compose(steps)
+
+
+def augment_support(support: torch.Tensor, labels: torch.Tensor, copies: int = 4, seed: int = 0,
+                    transform: v2.Transform | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The support images ``[n, C, H, W]`` followed by ``copies`` distorted versions of each; their labels.
+
+    Returns ``(images [n * (1 + copies), C, H, W], labels [n * (1 + copies)])``: first the originals, then
+    copy 1 of every image, then copy 2, and so on. Each image gets its own random distortion; the draws come
+    from ``seed`` alone (the global random state is left as it was).
+    """
+    if support.dim() != 4 or len(support) != len(labels):
+        raise ValueError(f"support must be [n, C, H, W] with one label per image; got {tuple(support.shape)} "
+                         f"and {len(labels)} labels")
+    if not isinstance(copies, int) or copies < 0:
+        raise ValueError(f"copies must be a whole number >= 0, got {copies!r}")
+    transform = transform or distortion()
+    out = [support]
+    with torch.random.fork_rng(devices=[]):  # torchvision draws from the global generator: isolate it
+        torch.manual_seed(seed)
+        for _ in range(copies):
+            out.append(torch.stack([transform(img) for img in support]))
+    return torch.cat(out), labels.repeat(1 + copies)
+
+
+class AugmentedSupport(FewShotMethod):
+    """``method`` scoring queries against the augmented support set (``copies`` more per image).
+
+    The n-th call of ``scores`` uses seed ``seed + n``, so a fresh wrapper reproduces a whole evaluation.
+    """
+
+    name = "augmented"
+
+    def __init__(self, method: FewShotMethod, copies: int = 4, seed: int = 0,
+                 transform: v2.Transform | None = None):
+        super().__init__(copies=copies, seed=seed)
+        self.method, self.copies, self.seed, self.transform = method, copies, seed, transform
+        self.calls = 0
+
+    def scores(self, support, support_labels, query):
+        images, labels = augment_support(support, support_labels, self.copies, self.seed + self.calls,
+                                         self.transform)
+        self.calls += 1
+        return self.method.scores(images, labels, query)
+
+
+def random_shift(images: torch.Tensor, max_shift: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Shift each image ``[B, C, H, W]`` by its own random whole number of pixels in -max..max (zero fill)."""
+    if max_shift <= 0:
+        return images
+    b, c, h, w = images.shape
+    padded = torch.nn.functional.pad(images, (max_shift,) * 4)
+    dy, dx = torch.randint(0, 2 * max_shift + 1, (2, b), generator=generator)
+    rows = (dy[:, None] + torch.arange(h))[:, None, :, None]  # [B, 1, H, 1]
+    cols = (dx[:, None] + torch.arange(w))[:, None, None, :]  # [B, 1, 1, W]
+    return padded[torch.arange(b)[:, None, None, None], torch.arange(c)[None, :, None, None], rows, cols]
