@@ -354,6 +354,69 @@ def shapes():
     return torch.cat([held.images, seen.images]), held.captions + seen.captions, held.combinations + seen.combinations
 
 
+# --- the inner-loop stepper ----------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def sine_models():
+    from fsl_course import sine
+    from fsl_course.config import REPO_ROOT
+
+    return sine.load_models(REPO_ROOT / "results" / "sine_models.json")
+
+
+def test_inner_loop_view_is_gradient_descent_on_the_first_k_points():
+    """A linear model y = w x + b with MSE: the steps are computed by hand."""
+    from fsl_course import sine
+
+    torch.manual_seed(0)
+    model = torch.nn.Linear(1, 1)
+    w0, b0 = model.weight.item(), model.bias.item()
+    view = W.inner_loop_view({"line": model}, {"line": 0.05}, task=2, k=3, steps=2, max_k=5, n_tasks=4)
+    data = sine.make_eval_tasks(4, k=5)
+    xs, ys = data.x_support[2, :3, 0].double(), data.y_support[2, :3, 0].double()
+    assert torch.equal(view.x_support[:, 0], data.x_support[2, :3, 0])  # the first k points of the task
+    w, b = w0, b0
+    for _ in range(2):
+        r = w * xs + b - ys  # d/dw mean(r^2) = 2 mean(r x), d/db = 2 mean(r)
+        w, b = w - 0.05 * 2 * float((r * xs).mean()), b - 0.05 * 2 * float(r.mean())
+    assert torch.allclose(view.after["line"][:, 0].double(), w * view.x[:, 0].double() + b, atol=1e-5)
+    assert torch.allclose(view.before["line"][:, 0], model(view.x)[:, 0].detach())
+    assert model.weight.item() == w0 and model.bias.item() == b0  # the model itself is not changed
+    assert view.mse["line"] == pytest.approx(float(((view.after["line"] - view.truth) ** 2).mean()))
+
+
+def test_inner_loop_stepper_sliders_refit_maml_and_the_pretrained_model(sine_models):
+    models, step_sizes = sine_models
+    two = {"MAML": models["MAML"], "pretrained": models["pretrained"]}
+    ex = W.InnerLoopStepper(two, step_sizes, steps=0, k=10)
+    before = dict(ex.view.mse)
+    assert ex.view.steps == 0 and ex.view.k == 10 and set(before) == {"MAML", "pretrained"}
+    first_png = shown_png(ex)
+    ex.steps_slider.value = 1
+    assert ex.view.steps == 1 and ex.png != first_png
+    # one step on 10 points: MAML's fit improves far more than the pretrained model's (the paper's figure 2)
+    assert ex.view.mse["MAML"] < before["MAML"]
+    assert ex.view.mse["MAML"] < ex.view.mse["pretrained"]
+    assert "1 gradient step" in ex.message.value and "MAML" in ex.message.value
+    ex.k_slider.value = 5
+    assert len(ex.view.x_support) == 5
+    ex.task_dropdown.value = 3
+    assert ex.view.task == 3
+    assert torch.allclose(ex.view.truth, W.inner_loop_view(two, step_sizes, 3, 5, 1).truth)
+
+
+def test_inner_loop_stepper_errors():
+    model = torch.nn.Linear(1, 1)
+    with pytest.raises(ValueError, match="between 1 and 20 points, got 0"):
+        W.inner_loop_view({"m": model}, k=0)
+    with pytest.raises(ValueError, match="task must be between 0 and 19, got 20"):
+        W.inner_loop_view({"m": model}, task=20)
+    ex = W.InnerLoopStepper({"m": model}, steps=1)
+    ex.steps_slider.max = 30
+    ex.steps_slider.value = 30  # allowed: as many steps as wanted
+    assert ex.error is None and ex.view.steps == 30
+
+
 def test_parsers():
     assert W.parse_class_names(" red circle, green triangle\nred circle,, \n") == ["red circle", "green triangle"]
     assert W.parse_templates("a {}\n\n  a photo of a {}.  ") == ["a {}", "a photo of a {}."]
