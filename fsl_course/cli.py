@@ -10,6 +10,7 @@ from pathlib import Path
 import torch
 
 from fsl_course.clip_cli import add_clip_commands
+from fsl_course.config import REPO_ROOT
 from fsl_course.evaluate import SETTINGS, setting_name
 
 
@@ -86,6 +87,19 @@ def _cmd_heads(args) -> int:
     return 0
 
 
+def _cmd_showdown(args) -> int:
+    from fsl_course import showdown
+
+    torch.set_num_threads(args.threads)
+    previous = showdown.load(args.json) if Path(args.json).is_file() else None
+    record = showdown.build(previous=previous, timing_episodes=args.timing_episodes,
+                            evaluate_missing=not args.no_evaluate, command=args.command_line)
+    showdown.write(record, Path(args.json), Path(args.md))
+    print(showdown.markdown(record))
+    print(f"written: {args.json}, {args.md}")
+    return 0
+
+
 def parse_settings(pairs: list[str] | None) -> dict:
     """``["fce=true", "scale=10"]`` -> ``{"fce": True, "scale": 10}`` (values read as JSON, else as text)."""
     import json
@@ -117,6 +131,10 @@ def evaluate_checkpoint(path, protocol: str = "vinyals", settings=SETTINGS, n_ep
     test = load_omniglot(PROTOCOLS[protocol]["test"], pre.image_size, quiet=not progress)
     out = {}
     for way, shot in settings:
+        why = method.unsupported(way, shot)
+        if why and settings == SETTINGS:  # the default settings: skip what this model cannot do, and say so
+            print(f"skipping {setting_name(way, shot)}: {why}")
+            continue
         episodes = EpisodeSet(test, way, shot, query, n_episodes, TEST_SEED if seed is None else seed)
         out[setting_name(way, shot)] = evaluate(method, episodes, device, progress=progress)
     return out
@@ -234,6 +252,17 @@ def build_parser() -> argparse.ArgumentParser:
     hd.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: torch's default)")
     hd.add_argument("--json", help="also write the results to this JSON file")
     hd.set_defaults(func=_cmd_heads)
+
+    sd = sub.add_parser("showdown", help="every method's shipped checkpoint on the same fixed test episodes: "
+                        "one table (results/showdown.json and .md)")
+    sd.add_argument("--timing-episodes", type=int, default=50,
+                    help="episodes per setting on which every method is timed in this run (0: no timing)")
+    sd.add_argument("--no-evaluate", action="store_true",
+                    help="only collect recorded results; leave cells that nobody evaluated empty")
+    sd.add_argument("--threads", type=int, default=1, help="CPU threads for torch (timings are per thread count)")
+    sd.add_argument("--json", default=str(REPO_ROOT / "results" / "showdown.json"))
+    sd.add_argument("--md", default=str(REPO_ROOT / "results" / "showdown.md"))
+    sd.set_defaults(func=_cmd_showdown)
 
     e = sub.add_parser("evaluate", help="accuracy with 95%% interval on fixed test episodes")
     e.add_argument("checkpoint")

@@ -34,3 +34,7 @@ def atomic_torch_save(obj, path) -> None:
 
 def atomic_write_json(obj, path) -> None:
     atomic_write_bytes(path, lambda f: f.write((json.dumps(obj, indent=2) + "\n").encode()))
+
+
+def atomic_write_text(text: str, path) -> None:
+    atomic_write_bytes(path, lambda f: f.write(text.encode()))

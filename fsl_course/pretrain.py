@@ -222,10 +222,16 @@ def evaluate_heads(checkpoint, heads=("centroid", "logistic", "cosine", "finetun
             print(f"{head:>9} {setting_name(way, shot)}: {r}  ({r.description}; {r.ms_per_episode:.1f} ms per "
                   "episode)")
     if json_path:
+        # added to what the file holds already (other heads, other settings), each result with its command
+        old = json.loads(Path(json_path).read_text()) if Path(json_path).is_file() else {}
+        if old and (old.get("checkpoint") != str(checkpoint) or old.get("protocol") != protocol):
+            raise ValueError(f"{json_path} holds results of {old.get('checkpoint')} ({old.get('protocol')}); "
+                             "write these to another file")
+        merged = old.get("results", {})
+        for h, rs in results.items():
+            merged.setdefault(h, {}).update({k: {**r.to_dict(), "command": command} for k, r in rs.items()})
         atomic_write_json({"checkpoint": str(checkpoint), "protocol": protocol, "command": command,
-                           "options": options,
-                           "results": {h: {k: r.to_dict() for k, r in rs.items()} for h, rs in results.items()}},
-                          Path(json_path))
+                           "options": {**old.get("options", {}), **options}, "results": merged}, Path(json_path))
     return results
 
 

@@ -67,7 +67,10 @@ def results_markdown(folder: Path | None = None) -> str:
         name = test_file.name[: -len(".test.json")]
         test, train = _load(test_file), _load(folder / f"{name}.json")
         t = train["train"] if train else {}
-        how = f"{t.get('way')}-way {t.get('shot')}-shot, {train['episodes_done']} episodes" if train else "?"
+        if train and "summary" in train:  # not episodic (the baselines' pretraining): its own description
+            how = train["summary"]
+        else:
+            how = f"{t.get('way')}-way {t.get('shot')}-shot, {train['episodes_done']} episodes" if train else "?"
         if train and train["method"] == "maml" and train["config"].get("bn") == "batch":  # say so wherever shown
             how += ", transductive batch norm (batch statistics of the 75 test queries)"
         cells = [f"{r['accuracy']:.2f} ± {r['ci95']:.2f}" if (r := test["results"].get(s)) else "-" for s in SETTINGS]
@@ -122,6 +125,13 @@ def results_markdown(folder: Path | None = None) -> str:
                 f"combinations ({', '.join(m['held_out'])}) **{100 * m['held_out_accuracy']:.1f} %** among all "
                 f"{m['classes']} combinations (chance {100 * m['chance']:.1f} %), trained in "
                 f"{mini['train_seconds']:.0f} s on {mini['threads']} CPU thread(s)."]
+    showdown_file = REPO_ROOT / "results" / "showdown.json"
+    if showdown_file.is_file():
+        from fsl_course import showdown
+
+        out += ["", "### The showdown", "", "Every method of the course on the same fixed test episodes "
+                "(`fsl-course showdown`, notebook 09; `results/showdown.json`):", "",
+                showdown.markdown(json.loads(showdown_file.read_text())).rstrip("\n")]
     out += ["", "Made by:", "", *dict.fromkeys(commands), "", END]
     return "\n".join(out)
 

@@ -330,3 +330,43 @@ def plot_score_matrix(scores: torch.Tensor, query_labels: torch.Tensor, title: s
         ax.set_title(title)
     fig.tight_layout()
     return fig
+
+
+def plot_showdown(record: dict):
+    """The showdown (``fsl_course.showdown``): one panel per setting, each method's accuracy with its 95%
+    interval (the paper's number as an open diamond), and below, accuracy at 5-way 1-shot against the
+    milliseconds per test episode (logarithmic), the marker's area growing with the number of parameters."""
+    rows, settings = record["rows"], record["settings"]
+    fig = plt.figure(figsize=(13, 3.2 + 0.32 * len(rows) + 3.6))
+    grid = fig.add_gridspec(2, len(settings), height_ratios=[0.6 + 0.3 * len(rows), 3.6])
+    y = np.arange(len(rows))[::-1]
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for i, setting in enumerate(settings):
+        ax = fig.add_subplot(grid[0, i])
+        lows = []
+        for yi, row, colour in zip(y, rows, colours * 3):
+            r = row["results"].get(setting)
+            if r:
+                ax.errorbar(r["accuracy"], yi, xerr=r["ci95"], fmt="o", color=colour, capsize=3)
+                lows.append(r["accuracy"] - r["ci95"])
+            paper = record["papers"].get(row["method"])
+            if paper and r:
+                ax.scatter(paper[setting], yi, marker="D", facecolors="none", edgecolors=colour, zorder=3)
+        ax.set_yticks(y, [row["label"] for row in rows] if i == 0 else [""] * len(rows))
+        ax.set_xlim(min(lows, default=90) - 0.5, 100.2)
+        ax.set_title(setting)
+        ax.set_xlabel("accuracy (%)")
+        ax.grid(axis="x", alpha=0.3)
+    ax = fig.add_subplot(grid[1, :])
+    first = settings[0]
+    for row, colour in zip(rows, colours * 3):
+        r, ms = row["results"].get(first), row.get("ms_per_episode", {}).get(first)
+        if r and ms:
+            ax.scatter(ms, r["accuracy"], s=20 + row["parameters"] / 2000, color=colour, alpha=0.7)
+            ax.annotate(row["label"], (ms, r["accuracy"]), textcoords="offset points", xytext=(6, 4), fontsize=8)
+    ax.set_xscale("log")
+    ax.set_xlabel(f"milliseconds per {first} test episode (log scale; all timed in one run)")
+    ax.set_ylabel(f"{first} accuracy (%)")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig

@@ -228,6 +228,18 @@ def test_evaluate_heads_writes_every_head(tmp_path, monkeypatch):
     assert recorded["finetune"]["3-way 1-shot"].episodes == 2
     assert recorded["centroid"]["3-way 1-shot"].mean == pytest.approx(results["centroid"]["3-way 1-shot"].mean,
                                                                       abs=1e-3)
+    assert written["results"]["finetune"]["3-way 1-shot"]["command"] == "cmd"
+    # a second run adds its heads and settings to the same file
+    pretrain_module.evaluate_heads(tmp_path / "b.pt", ("logistic",), shots=(2,), way=3, n_episodes=2, query=2,
+                                   json_path=tmp_path / "b.heads.json", command="cmd2", progress=False)
+    merged = json.loads((tmp_path / "b.heads.json").read_text())
+    assert set(merged["results"]) == {"centroid", "finetune", "logistic"}
+    assert merged["results"]["logistic"]["3-way 2-shot"]["command"] == "cmd2"
+    assert merged["results"]["finetune"] == written["results"]["finetune"]
+    save_checkpoint(tmp_path / "other.pt", small_baseline("centroid"), Preprocess(28))
+    with pytest.raises(ValueError, match="holds results of .*b.pt"):
+        pretrain_module.evaluate_heads(tmp_path / "other.pt", ("centroid",), shots=(1,), way=3, n_episodes=2,
+                                       query=2, json_path=tmp_path / "b.heads.json", progress=False)
     with pytest.raises(FileNotFoundError, match="fsl-course heads"):
         pretrain_module.recorded_heads("missing", tmp_path)
     with pytest.raises(ValueError, match="heads are an option of baseline checkpoints"):

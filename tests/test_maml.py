@@ -315,3 +315,17 @@ def test_cli_passes_meta_batch_and_method_options(monkeypatch, tmp_path):
               "--way", "5", "--shot", "1", "--meta-batch", "4"])
     assert seen["config"].meta_batch == 4
     assert isinstance(seen["method"], MAML) and seen["method"].inner_steps == 2 and seen["method"].first_order
+
+
+def test_evaluate_scores_a_maml_model_at_its_own_number_of_ways_only(monkeypatch, tmp_path, capsys):
+    from fsl_course.cli import evaluate_checkpoint
+
+    torch.manual_seed(0)
+    save_checkpoint(tmp_path / "m.pt", MAML(way=5, backbone_config={"hidden": 8}), Preprocess(28))
+    monkeypatch.setattr("fsl_course.data.omniglot.load_omniglot", lambda *a, **k: tiny_dataset(8, 20, 28))
+    results = evaluate_checkpoint(tmp_path / "m.pt", n_episodes=2, progress=False)
+    assert list(results) == ["5-way 1-shot", "5-way 5-shot"]
+    assert "skipping 20-way 1-shot: a 5-way MAML model (its head has 5 outputs)" in capsys.readouterr().out
+    assert MAML(way=5).unsupported(5, 10) is None and MAML(way=20).unsupported(5, 1) is not None
+    with pytest.raises(ValueError, match="5-way head, but the support set has 3 classes"):  # asked for: an error
+        evaluate_checkpoint(tmp_path / "m.pt", settings=[(3, 1)], n_episodes=1, progress=False)

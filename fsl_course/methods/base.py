@@ -5,6 +5,7 @@ A method is an ``nn.Module`` that, given a labelled support set, scores query im
 * ``scores(support, support_labels, query) -> [n_query, way]`` logits (higher = more likely);
 * ``loss(episode) -> (loss, scores)``: what the episodic training loop minimises (cross entropy by default);
 * ``probabilities(scores)``: class probabilities (a softmax of the scores by default);
+* ``unsupported(way, shot)``: why a setting cannot be scored (a MAML model has a fixed number of ways);
 * ``config``: the keyword arguments that rebuild the method, saved in every checkpoint.
 
 Support labels are 0..N-1 in any order; the training loop, the evaluator and ``load_classifier`` need
@@ -42,6 +43,10 @@ class FewShotMethod(nn.Module):
 
     def scores(self, support: torch.Tensor, support_labels: torch.Tensor, query: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
+
+    def unsupported(self, way: int, shot: int) -> str | None:
+        """Why this model cannot classify ``way``-way ``shot``-shot episodes, or None if it can (most can)."""
+        return None
 
     def probabilities(self, scores: torch.Tensor) -> torch.Tensor:
         """Class probabilities from ``scores`` (a softmax, unless a method's scores are not logits)."""

@@ -220,6 +220,9 @@ class MAML(FewShotMethod):
         """Logits ``[B, way]`` with the stored (initial) parameters."""
         return self.head(self.body(x))
 
+    def unsupported(self, way: int, shot: int) -> str | None:
+        return (f"a {self.way}-way MAML model (its head has {self.way} outputs)" if way != self.way else None)
+
     def _check_way(self, support_labels: torch.Tensor) -> None:
         way = check_labels(support_labels)
         if way != self.way:

@@ -1,0 +1,237 @@
+"""The showdown: every method the course teaches, on the same fixed test episodes, in one table.
+
+``fsl-course showdown`` builds ``results/showdown.json`` (and the Markdown table ``results/showdown.md`` that
+the README and notebook 09 show):
+
+* **accuracy**: every method's shipped checkpoint on the 1000 fixed ``vinyals_test`` episodes of each setting
+  (5-way and 20-way, 1 and 5 shots, 15 queries per class, test seed 0), with the 95% interval. A cell that the
+  project's own commands have already recorded beside the checkpoint (``NAME.test.json`` from ``fsl-course
+  evaluate``, ``NAME.heads.json`` from ``fsl-course heads``) is read from there, so the table and the chapters
+  show the same numbers; a missing cell is evaluated here and kept in ``showdown.json``, with the checkpoint's
+  SHA-256 so that a new checkpoint is evaluated again;
+* **the official 20 runs** (Lake et al. 2015): the error of the method's model trained on the 30 background
+  alphabets (``NAME.runs.json`` from ``fsl-course runs``), where the course ships one;
+* **cost**: parameters, training time (from the checkpoint's training record) and milliseconds per test
+  episode, all methods timed in this one run on the same first episodes of each setting, one after another,
+  so that the times compare (one CPU thread unless told otherwise);
+* the papers' numbers beside them (``fsl_course.report.PAPERS``).
+
+A MAML model has a head of ``way`` outputs, so it is scored only at its own number of ways.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from fsl_course.config import REPO_ROOT, checkpoints_dir
+from fsl_course.evaluate import PROTOCOLS, SETTINGS, TEST_SEED, EvalResult, evaluate, parse_setting, setting_name
+from fsl_course.io import atomic_write_json, atomic_write_text
+from fsl_course.report import LAKE_RUNS, PAPERS
+
+SETTING_NAMES = tuple(setting_name(w, s) for w, s in SETTINGS)
+RESULTS_JSON = REPO_ROOT / "results" / "showdown.json"
+RESULTS_MD = REPO_ROOT / "results" / "showdown.md"
+N_EPISODES, N_QUERY = 1000, 15
+
+
+FINETUNE_20WAY = ("fine-tuning the whole network per episode: seconds per 20-way episode on a CPU thread, hours for "
+                  "1000 (`fsl-course heads checkpoints/baseline_omniglot.pt --heads finetune --way 20` runs it)")
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One row: a shipped checkpoint with the options it is scored with."""
+
+    label: str
+    checkpoint: str  # checkpoints/NAME.pt
+    chapter: str  # the notebook that teaches it
+    options: dict = field(default_factory=dict)  # method.configure(**options) (the baselines' head)
+    runs_checkpoint: str | None = None  # the model trained on the background alphabets, for the official runs
+    paper: str | None = None  # key of report.PAPERS
+    skip: dict = field(default_factory=dict)  # setting -> why this row is not scored there
+
+
+ENTRIES = (
+    Entry("Baseline: nearest centroid", "baseline_omniglot", "02", {"head": "centroid"}),
+    Entry("Baseline: linear probe", "baseline_omniglot", "02", {"head": "logistic"}),
+    Entry("Baseline++: cosine classifier", "baseline_omniglot", "02", {"head": "cosine"}),
+    Entry("Baseline: fine-tuning", "baseline_omniglot", "02", {"head": "finetune"},
+          skip=dict.fromkeys(("20-way 1-shot", "20-way 5-shot"), FINETUNE_20WAY)),
+    Entry("MAML (meta-trained at 1 shot)", "maml_omniglot_1shot", "03", paper="maml"),
+    Entry("MAML (meta-trained at 5 shots)", "maml_omniglot_5shot", "03", paper="maml"),
+    Entry("Matching Networks", "matching_omniglot_1shot", "04", runs_checkpoint="matching_background_1shot",
+          paper="matching"),
+    Entry("Prototypical Networks", "protonet_omniglot_1shot", "05", runs_checkpoint="protonet_background_1shot",
+          paper="protonet"),
+    Entry("Relation Networks", "relation_omniglot_1shot", "06", runs_checkpoint="relation_background_1shot",
+          paper="relation"),
+)
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def _load(path: Path) -> dict | None:
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def _fixed_episodes_described(result: dict, setting: str) -> bool:
+    """Is a recorded result the showdown's episodes: 1000 vinyals_test episodes, 15 queries, the test seed?"""
+    way, shot = parse_setting(setting)
+    return (result.get("episodes") == N_EPISODES and result.get("episodes_described") ==
+            f"{N_EPISODES} vinyals_test episodes, {way}-way {shot}-shot {N_QUERY}-query, seed {TEST_SEED}")
+
+
+def recorded_cell(entry: Entry, setting: str, folder: Path) -> dict | None:
+    """The result of ``entry`` at ``setting`` that a project command recorded beside its checkpoint, if any."""
+    head = entry.options.get("head")
+    own = _load(folder / f"{entry.checkpoint}.json") or {}
+    default_head = own.get("config", {}).get("head")
+    sources = []
+    if head is None or head == default_head:
+        sources.append(folder / f"{entry.checkpoint}.test.json")
+    if head is not None:
+        sources.append(folder / f"{entry.checkpoint}.heads.json")
+    for path in sources:
+        record = _load(path)
+        if not record or record.get("protocol", "vinyals") != "vinyals":
+            continue
+        results = record["results"].get(head, {}) if path.name.endswith(".heads.json") else record["results"]
+        result = results.get(setting)
+        if result and _fixed_episodes_described(result, setting):
+            return {**result, "command": result.get("command", record["command"]),
+                    "source": f"checkpoints/{path.name}"}
+    return None
+
+
+def _episodes(split, setting: str, n: int):
+    from fsl_course.episodes import EpisodeSet
+
+    way, shot = parse_setting(setting)
+    return EpisodeSet(split, way, shot, N_QUERY, n, TEST_SEED)
+
+
+def build(folder: Path | None = None, previous: dict | None = None, entries=ENTRIES, timing_episodes: int = 50,
+          evaluate_missing: bool = True, progress: bool = True, command: str = "") -> dict:
+    """Collect (and where needed evaluate) every cell, time every method; return the showdown record."""
+    from fsl_course.checkpoints import load_method
+    from fsl_course.data.omniglot import load_omniglot
+
+    folder = Path(folder or checkpoints_dir())
+    previous = previous or {}
+    old_rows = {row["label"]: row for row in previous.get("rows", [])}
+    test = None
+    rows, models = [], {}
+    for entry in entries:
+        path = folder / f"{entry.checkpoint}.pt"
+        if not path.is_file():
+            continue  # no shipped checkpoint, no row
+        method, pre, _ = load_method(path)
+        method.configure(**entry.options) if entry.options else None
+        models[entry.label] = method
+        digest = sha256(path)
+        train = _load(folder / f"{entry.checkpoint}.json") or {}
+        old = old_rows.get(entry.label, {})
+        row = {"label": entry.label, "method": method.name, "checkpoint": f"checkpoints/{path.name}",
+               "sha256": digest, "options": entry.options, "chapter": entry.chapter,
+               "parameters": sum(p.numel() for p in method.parameters()),
+               "train_seconds": train.get("train_seconds"), "train_command": train.get("train", {}).get("command"),
+               "results": {}, "not_applicable": {}}
+        for setting in SETTING_NAMES:
+            why = entry.skip.get(setting) or method.unsupported(*parse_setting(setting))
+            if why:
+                row["not_applicable"][setting] = why
+                continue
+            cell = recorded_cell(entry, setting, folder)
+            if cell is None and old.get("sha256") == digest:
+                cell = old.get("results", {}).get(setting)
+            if cell is None and evaluate_missing:
+                if test is None:
+                    test = load_omniglot(PROTOCOLS["vinyals"]["test"], pre.image_size, quiet=True)
+                if progress:
+                    print(f"evaluating {entry.label}, {setting}, on {N_EPISODES} episodes")
+                r = evaluate(method, _episodes(test, setting, N_EPISODES), progress=progress)
+                cell = {**r.to_dict(), "command": command or "fsl-course showdown", "source": "fsl-course showdown"}
+            if cell is not None:
+                row["results"][setting] = cell
+        runs = _load(folder / f"{entry.runs_checkpoint}.runs.json") if entry.runs_checkpoint else None
+        row["runs"] = ({"error": runs["error"], "checkpoint": f"checkpoints/{entry.runs_checkpoint}.pt",
+                        "command": runs["command"]} if runs else None)
+        rows.append(row)
+    if timing_episodes:
+        if test is None:
+            test = load_omniglot(PROTOCOLS["vinyals"]["test"], 28, quiet=True)
+        for setting in SETTING_NAMES:
+            episodes, warm_up = _episodes(test, setting, timing_episodes), _episodes(test, setting, 1)
+            for row in rows:
+                method = models[row["label"]]
+                if setting in row["not_applicable"]:
+                    continue
+                evaluate(method, warm_up, progress=False)  # first calls (allocations, L-BFGS setup) not timed
+                r: EvalResult = evaluate(method, episodes, progress=False)
+                row.setdefault("ms_per_episode", {})[setting] = round(r.ms_per_episode, 2)
+    return {"date": time.strftime("%Y-%m-%d"), "command": command, "episodes": N_EPISODES, "query": N_QUERY,
+            "test_seed": TEST_SEED, "timing_episodes": timing_episodes, "threads": torch.get_num_threads(),
+            "settings": list(SETTING_NAMES), "rows": rows,
+            "papers": {k: {"paper": v[0], **dict(zip(SETTING_NAMES, v[1]))} for k, v in PAPERS.items()},
+            "lake_runs": LAKE_RUNS}
+
+
+def _hours(seconds) -> str:
+    return "-" if seconds is None else f"{seconds / 3600:.1f} h"
+
+
+def markdown(record: dict) -> str:
+    """The table: accuracy with interval per setting (and the paper's), the official runs, the costs."""
+    settings = record["settings"]
+    head = ("| method | " + " | ".join(settings) + " | official runs, error | parameters | training | "
+            "ms per episode (5-way 1-shot / 20-way 5-shot) |")
+    lines, shown = [head, "|---" * (len(settings) + 5) + "|"], set()
+    for row in record["rows"]:
+        cells = []
+        for s in settings:
+            r = row["results"].get(s)
+            cells.append(f"{r['accuracy']:.2f} ± {r['ci95']:.2f}" if r else "n/a" if s in row["not_applicable"]
+                         else "-")
+        runs = f"{row['runs']['error']:.2f} %" if row["runs"] else "-"
+        ms = row.get("ms_per_episode", {})
+        timing = " / ".join(f"{ms[s]:.0f}" if s in ms else "n/a" for s in (settings[0], settings[-1]))
+        lines.append(f"| {row['label']} | " + " | ".join(cells) + f" | {runs} | {row['parameters']:,} | "
+                     f"{_hours(row['train_seconds'])} | {timing} |")
+        paper = record["papers"].get(row["method"])
+        if paper and row["method"] not in shown:  # once per method, under its first row
+            shown.add(row["method"])
+            lines.append(f"| *{paper['paper']}* | " + " | ".join(f"*{paper[s]:.1f}*" for s in settings) +
+                         " | | | | |")
+    notes = [f"Accuracy in % with the 95% interval over {record['episodes']} fixed `vinyals_test` episodes per "
+             f"setting ({record['query']} queries per class, test seed {record['test_seed']}): the same episodes "
+             "for every method. Papers' numbers in italics. n/a: "
+             + "; ".join(sorted({f"{why}" for row in record["rows"] for why in row["not_applicable"].values()}))
+             + ". Official runs: the model of the same method trained on the 30 background alphabets "
+             "(`fsl-course runs`); - where the course ships none; for comparison (Lake et al. 2015): "
+             + ", ".join(f"{k} {v} %" for k, v in record["lake_runs"].items()) + ".",
+             f"Training: wall-clock time of the shipped model's own run, on a shared 2-core CPU. Milliseconds per "
+             f"episode: every method timed in one run on the same first {record['timing_episodes']} episodes, "
+             f"{record['threads']} CPU thread(s). Made by `{record['command'] or 'fsl-course showdown'}` on "
+             f"{record['date']}."]
+    return "\n".join(lines) + "\n\n" + "\n\n".join(notes) + "\n"
+
+
+def write(record: dict, json_path: Path = RESULTS_JSON, md_path: Path = RESULTS_MD) -> None:
+    atomic_write_json(record, Path(json_path))
+    atomic_write_text(markdown(record), Path(md_path))
+
+
+def load(json_path: Path = RESULTS_JSON) -> dict:
+    """The shipped showdown record (``fsl-course showdown`` writes it)."""
+    path = Path(json_path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no showdown results at {path}: run `fsl-course showdown`")
+    return json.loads(path.read_text())

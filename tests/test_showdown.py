@@ -1,0 +1,127 @@
+"""The showdown table: recorded cells are read, missing ones evaluated, new checkpoints re-evaluated; the shipped
+table is complete and says what the chapters say."""
+
+from __future__ import annotations
+
+import json
+
+import matplotlib
+import pytest
+import torch
+
+from fsl_course import showdown
+from fsl_course.checkpoints import save_checkpoint
+from fsl_course.config import REPO_ROOT, checkpoints_dir
+from fsl_course.data.images import Preprocess
+from fsl_course.evaluate import parse_setting
+from fsl_course.methods.maml import MAML
+from fsl_course.methods.protonet import ProtoNet
+from fsl_course.report import recorded_results
+from tests.conftest import tiny_dataset
+
+matplotlib.use("Agg")
+
+ENTRIES = (showdown.Entry("ProtoNet", "protonet_tiny", "05", runs_checkpoint="protonet_tiny_bg", paper="protonet"),
+           showdown.Entry("MAML", "maml_tiny", "03", paper="maml"),
+           showdown.Entry("Missing", "not_shipped", "09"))
+
+
+@pytest.fixture
+def folder(tmp_path, monkeypatch):
+    torch.manual_seed(0)
+    monkeypatch.setattr(showdown, "N_EPISODES", 3)
+    monkeypatch.setattr("fsl_course.data.omniglot.load_omniglot", lambda *a, **k: tiny_dataset(22, 20, size=28))
+    save_checkpoint(tmp_path / "protonet_tiny.pt", ProtoNet(backbone_config={"hidden": 8}), Preprocess(28))
+    save_checkpoint(tmp_path / "maml_tiny.pt", MAML(way=5, backbone_config={"hidden": 8}), Preprocess(28))
+    (tmp_path / "protonet_tiny.json").write_text(json.dumps({"train_seconds": 7200.0, "train": {"command": "t"}}))
+    recorded = {"accuracy": 12.345, "ci95": 1.5, "episodes": 3, "ms_per_episode": 1.0,
+                "episodes_described": "3 vinyals_test episodes, 5-way 1-shot 15-query, seed 0"}
+    other = {**recorded, "episodes_described": "3 vinyals_test episodes, 5-way 5-shot 15-query, seed 7"}
+    (tmp_path / "protonet_tiny.test.json").write_text(json.dumps(
+        {"protocol": "vinyals", "command": "fsl-course evaluate x",
+         "results": {"5-way 1-shot": recorded, "5-way 5-shot": other}}))
+    (tmp_path / "protonet_tiny_bg.runs.json").write_text(json.dumps({"error": 9.25, "command": "fsl-course runs y"}))
+    return tmp_path
+
+
+def test_recorded_cells_are_read_and_the_others_evaluated(folder):
+    record = showdown.build(folder, entries=ENTRIES, timing_episodes=2, progress=False, command="cmd")
+    rows = {row["label"]: row for row in record["rows"]}
+    assert set(rows) == {"ProtoNet", "MAML"}  # no checkpoint, no row
+    proto = rows["ProtoNet"]["results"]
+    assert proto["5-way 1-shot"]["accuracy"] == 12.345 and proto["5-way 1-shot"]["source"] == "checkpoints/protonet_tiny.test.json"
+    # recorded on other episodes (another seed): not the showdown's, so evaluated again
+    assert proto["5-way 5-shot"]["source"] == "fsl-course showdown" and proto["5-way 5-shot"]["episodes"] == 3
+    assert set(proto) == set(showdown.SETTING_NAMES)
+    assert rows["ProtoNet"]["runs"]["error"] == 9.25 and rows["MAML"]["runs"] is None
+    assert rows["ProtoNet"]["parameters"] == sum(p.numel() for p in ProtoNet(backbone_config={"hidden": 8}).parameters())
+    # a 5-way MAML model: the 20-way settings are not applicable, and the table says why
+    maml = rows["MAML"]
+    assert set(maml["results"]) == {"5-way 1-shot", "5-way 5-shot"}
+    assert set(maml["not_applicable"]) == {"20-way 1-shot", "20-way 5-shot"}
+    assert set(maml["ms_per_episode"]) == {"5-way 1-shot", "5-way 5-shot"}
+    assert maml["sha256"] == showdown.sha256(folder / "maml_tiny.pt")
+
+    table = showdown.markdown(record)
+    assert "| ProtoNet | 12.35 ± 1.50 |" in table and "| 9.25 % |" in table and "| 2.0 h |" in table
+    assert "*98.8*" in table and "*98.7*" in table  # the papers' rows
+    assert "| MAML |" in table and "n/a" in table and "a 5-way MAML model (its head has 5 outputs)" in table
+
+
+def test_previous_cells_are_kept_only_for_the_same_checkpoint(folder):
+    first = showdown.build(folder, entries=ENTRIES, timing_episodes=0, progress=False)
+    again = showdown.build(folder, previous=first, entries=ENTRIES, timing_episodes=0, evaluate_missing=False,
+                           progress=False)
+    assert again["rows"][1]["results"] == first["rows"][1]["results"]
+    save_checkpoint(folder / "maml_tiny.pt", MAML(way=5, backbone_config={"hidden": 8}, inner_lr=0.1), Preprocess(28))
+    changed = showdown.build(folder, previous=first, entries=ENTRIES, timing_episodes=0, evaluate_missing=False,
+                             progress=False)
+    assert changed["rows"][1]["results"] == {}  # a new checkpoint: its old numbers are not shown
+    assert "| MAML | - | - | n/a | n/a |" in showdown.markdown(changed)
+
+
+def test_write_and_load(folder, tmp_path):
+    record = showdown.build(folder, entries=ENTRIES[:1], timing_episodes=0, progress=False)
+    showdown.write(record, tmp_path / "s.json", tmp_path / "s.md")
+    assert showdown.load(tmp_path / "s.json") == record
+    assert (tmp_path / "s.md").read_text() == showdown.markdown(record)
+    with pytest.raises(FileNotFoundError, match="fsl-course showdown"):
+        showdown.load(tmp_path / "none.json")
+
+
+def test_plots(folder):
+    from fsl_course.viz import plot_showdown
+
+    record = showdown.build(folder, entries=ENTRIES, timing_episodes=1, progress=False)
+    fig = plot_showdown(record)
+    assert len(fig.axes) == 5  # four settings and the cost panel
+    # ProtoNet in all four settings, MAML in the two 5-way ones
+    assert sum(len(ax.collections) for ax in fig.axes[:4]) >= 6
+
+
+def test_shipped_showdown_is_complete_and_matches_the_chapters():
+    """results/showdown.json: a row for every shipped checkpoint of the table, made from that very file,
+    every setting filled or said to be not applicable, the same numbers as the chapters' recorded files."""
+    record = showdown.load()
+    rows = {row["label"]: row for row in record["rows"]}
+    for entry in showdown.ENTRIES:
+        path = checkpoints_dir() / f"{entry.checkpoint}.pt"
+        if not path.is_file():
+            continue
+        row = rows[entry.label]
+        assert row["sha256"] == showdown.sha256(path), f"{entry.label}: re-run `fsl-course showdown`"
+        for setting in showdown.SETTING_NAMES:
+            assert setting in row["results"] or setting in row["not_applicable"], (entry.label, setting)
+        for setting, cell in row["results"].items():
+            assert cell["episodes"] == 1000
+            way, shot = parse_setting(setting)
+            assert f"{way}-way {shot}-shot 15-query, seed 0" in cell["episodes_described"]
+            if cell["source"].endswith(".test.json"):
+                assert cell["accuracy"] == pytest.approx(recorded_results(entry.checkpoint)[setting].mean, abs=1e-9)
+            elif cell["source"].endswith(".heads.json"):
+                from fsl_course.pretrain import recorded_heads
+
+                heads = recorded_heads(entry.checkpoint)
+                assert cell["accuracy"] == pytest.approx(heads[entry.options["head"]][setting].mean, abs=1e-9)
+    assert (REPO_ROOT / "results" / "showdown.md").read_text() == showdown.markdown(record)
+    assert showdown.markdown(record) in (REPO_ROOT / "README.md").read_text()
