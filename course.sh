@@ -45,6 +45,19 @@ run_tests() {
 }
 
 # ---- the website (bash course.sh book [pytest arguments for the browser test]) ----------------------------------
+need_command() {  # need_command COMMAND DEBIAN_PACKAGE: install the package when the command is missing (as root)
+  if command -v "$1" >/dev/null || { [ "$1" = chromium ] && [ -n "${CHROMIUM:-}" ]; }; then
+    return 0
+  fi
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "==> installing $2 (apt-get), for the website"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null
+  else
+    echo "error: the website needs $1; install it (for example: sudo apt-get install -y $2)" >&2
+    exit 1
+  fi
+}
+
 build_book() {
   if [ ! -x "$VENV/bin/python" ]; then
     echo "error: the course is not set up yet; run 'bash course.sh' first" >&2
@@ -54,12 +67,15 @@ build_book() {
     echo "==> installing the website's tools (the book extra)"
     PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 "$VENV/bin/python" -m pip install --disable-pip-version-check -q -e ".[book]"
   fi
+  need_command npm npm          # to vendor MathJax and the widget manager (once)
+  need_command chromium chromium  # the browser test drives the system's Chromium
   bash book/vendor.sh
   echo "==> building the website: every notebook executed${FSL_COURSE_QUICK:+ (QUICK MODE: a draft)}; any error fails"
   rm -rf book/_build
   local start=$SECONDS
   # MPLBACKEND must not reach the notebooks' kernels: it would replace the inline backend and drop every figure
-  env -u MPLBACKEND "$VENV/bin/jupyter-book" build . --config book/_config.yml --toc book/_toc.yml \
+  # one torch thread per kernel: small operations on two oversubscribed threads run many times slower
+  env -u MPLBACKEND OMP_NUM_THREADS=1 "$VENV/bin/jupyter-book" build . --config book/_config.yml --toc book/_toc.yml \
     --path-output book --all --warningiserror --nitpick --keep-going
   echo "==> built book/_build/html in $(( SECONDS - start )) s; testing it in headless Chromium"
   PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 "$VENV/bin/python" -m pytest book/test_site.py -q --tb=short "$@"
