@@ -81,48 +81,16 @@ class SineMLP(nn.Sequential):
                          nn.Linear(hidden, 1))
 
 
-def train_maml(iterations: int, k: int = 10, meta_batch: int = META_BATCH, inner_lr: float = INNER_LR,
-               inner_steps: int = 1, first_order: bool = False, meta_lr: float = 1e-3, seed: int = 0,
-               record_every: int = 100) -> tuple[SineMLP, list[dict]]:
-    """Meta-train a :class:`SineMLP` with MAML: per iteration ``meta_batch`` new tasks, ``k`` support and ``k``
-    query points each. Returns ``(model, history)`` (mean query loss after adaptation every
-    ``record_every`` iterations)."""
-    torch.manual_seed(seed)
-    model = SineMLP()
-    optimizer = torch.optim.Adam(model.parameters(), lr=meta_lr)
-    g = torch.Generator().manual_seed(seed)
-    history, running, start = [], 0.0, time.perf_counter()
-    for it in range(1, iterations + 1):
-        tasks = sample_tasks(meta_batch, g)
-        x = sample_inputs(meta_batch, 2 * k, g)
-        y = tasks(x)
-        loss = vmap_meta_loss(model, dict(model.named_parameters()), x[:, :k], y[:, :k], x[:, k:], y[:, k:],
-                              F.mse_loss, inner_steps, inner_lr, first_order)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        running += loss.item()
-        if it % record_every == 0 or it == iterations:
-            history.append({"step": it, "train_loss": running / (record_every if it % record_every == 0
-                                                                 else it % record_every),
-                            "seconds": round(time.perf_counter() - start, 1)})
-            running = 0.0
-    return model, history
-
-
-def train_pretrained(iterations: int, k: int = 10, batch_tasks: int = META_BATCH, lr: float = 1e-3,
-                     seed: int = 0, record_every: int = 100) -> tuple[SineMLP, list[dict]]:
-    """The baseline: regress a :class:`SineMLP` on ``k`` points of each of ``batch_tasks`` random tasks per
-    iteration (the same data budget as MAML's query points), Adam at ``lr``."""
+def _fit(batch_loss, iterations: int, lr: float, seed: int, record_every: int) -> tuple[SineMLP, list[dict]]:
+    """The loop both models share: a new :class:`SineMLP`, then per iteration ``batch_loss(model, generator)``
+    (fresh random tasks drawn from ``generator``) and an Adam step; the mean loss every ``record_every``."""
     torch.manual_seed(seed)
     model = SineMLP()
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     g = torch.Generator().manual_seed(seed)
     history, running, start = [], 0.0, time.perf_counter()
     for it in range(1, iterations + 1):
-        tasks = sample_tasks(batch_tasks, g)
-        x = sample_inputs(batch_tasks, k, g)
-        loss = F.mse_loss(model(x), tasks(x))
+        loss = batch_loss(model, g)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -133,6 +101,36 @@ def train_pretrained(iterations: int, k: int = 10, batch_tasks: int = META_BATCH
                             "seconds": round(time.perf_counter() - start, 1)})
             running = 0.0
     return model, history
+
+
+def train_maml(iterations: int, k: int = 10, meta_batch: int = META_BATCH, inner_lr: float = INNER_LR,
+               inner_steps: int = 1, first_order: bool = False, meta_lr: float = 1e-3, seed: int = 0,
+               record_every: int = 100) -> tuple[SineMLP, list[dict]]:
+    """Meta-train a :class:`SineMLP` with MAML: per iteration ``meta_batch`` new tasks, ``k`` support and ``k``
+    query points each. Returns ``(model, history)`` (mean query loss after adaptation every
+    ``record_every`` iterations)."""
+
+    def meta_batch_loss(model, g):
+        tasks = sample_tasks(meta_batch, g)
+        x = sample_inputs(meta_batch, 2 * k, g)
+        y = tasks(x)
+        return vmap_meta_loss(model, dict(model.named_parameters()), x[:, :k], y[:, :k], x[:, k:], y[:, k:],
+                              F.mse_loss, inner_steps, inner_lr, first_order)
+
+    return _fit(meta_batch_loss, iterations, meta_lr, seed, record_every)
+
+
+def train_pretrained(iterations: int, k: int = 10, batch_tasks: int = META_BATCH, lr: float = 1e-3,
+                     seed: int = 0, record_every: int = 100) -> tuple[SineMLP, list[dict]]:
+    """The baseline: regress a :class:`SineMLP` on ``k`` points of each of ``batch_tasks`` random tasks per
+    iteration (the same data budget as MAML's query points), Adam at ``lr``."""
+
+    def regression_loss(model, g):
+        tasks = sample_tasks(batch_tasks, g)
+        x = sample_inputs(batch_tasks, k, g)
+        return F.mse_loss(model(x), tasks(x))
+
+    return _fit(regression_loss, iterations, lr, seed, record_every)
 
 
 @dataclass
