@@ -292,8 +292,8 @@ def cpu_model() -> str:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--episodes", type=int, default=30, help="training episodes timed per side and method")
-    p.add_argument("--test-episodes", type=int, default=100, help="test episodes timed per side and method")
+    p.add_argument("--episodes", type=int, default=60, help="training episodes timed per side and method")
+    p.add_argument("--test-episodes", type=int, default=200, help="test episodes timed per side and method")
     p.add_argument("--quick", action="store_true", help="a few episodes, to smoke-test the script")
     p.add_argument("--out", type=Path, help=f"JSON results file (default: {RESULTS}, or {QUICK_RESULTS.name} "
                    "beside it with --quick, so a smoke test never overwrites real results)")
