@@ -38,3 +38,9 @@ def atomic_write_json(obj, path) -> None:
 
 def atomic_write_text(text: str, path) -> None:
     atomic_write_bytes(path, lambda f: f.write(text.encode()))
+
+
+def read_json(path) -> dict | None:
+    """The JSON file at ``path``, or None when there is none (metrics files that a model may not have yet)."""
+    path = Path(path)
+    return json.loads(path.read_text()) if path.is_file() else None

@@ -17,6 +17,7 @@ from pathlib import Path
 from fsl_course.config import REPO_ROOT, checkpoints_dir
 from fsl_course.evaluate import SETTINGS as EVAL_SETTINGS
 from fsl_course.evaluate import setting_name
+from fsl_course.io import read_json
 
 #: Published accuracies (%) on Omniglot, vinyals protocol, Conv-4: 5w1s, 5w5s, 20w1s, 20w5s.
 PAPERS = {
@@ -29,10 +30,6 @@ PAPERS = {
 LAKE_RUNS = {"humans": 4.5, "Bayesian Program Learning": 3.3, "deep Siamese convnet": 8.0, "deep convnet": 13.5}
 SETTINGS = tuple(setting_name(way, shot) for way, shot in EVAL_SETTINGS)  # the table's column names
 START, END = "<!-- results:start -->", "<!-- results:end -->"
-
-
-def _load(path: Path) -> dict | None:
-    return json.loads(path.read_text()) if path.is_file() else None
 
 
 @dataclass(frozen=True)
@@ -65,7 +62,7 @@ def results_markdown(folder: Path | None = None) -> str:
     methods, commands, runs_lines = [], [], []
     for test_file in sorted(folder.glob("*.test.json")):
         name = test_file.name[: -len(".test.json")]
-        test, train = _load(test_file), _load(folder / f"{name}.json")
+        test, train = read_json(test_file), read_json(folder / f"{name}.json")
         t = train["train"] if train else {}
         if train and "summary" in train:  # not episodic (the baselines' pretraining): its own description
             how = train["summary"]
@@ -84,7 +81,7 @@ def results_markdown(folder: Path | None = None) -> str:
         lines.append(f"| {paper} | | vinyals | " + " | ".join(f"{x:.1f}" for x in numbers) + " |")
     for runs_file in sorted(folder.glob("*.runs.json")):
         name = runs_file.name[: -len(".runs.json")]
-        runs, train = _load(runs_file), _load(folder / f"{name}.json")
+        runs, train = read_json(runs_file), read_json(folder / f"{name}.json")
         split = train["train_split"] if train else "?"
         runs_lines.append(f"- `{name}.pt` (trained on `{split}`): **{runs['error']:.2f} %** error")
         if train:
@@ -98,7 +95,7 @@ def results_markdown(folder: Path | None = None) -> str:
         out += ["", "Official 20 runs of within-alphabet 20-way one-shot classification (Lake et al. 2015), "
                 "error rate over the 400 test drawings:", "", *runs_lines,
                 "- for comparison (Lake et al. 2015): " + ", ".join(f"{k} {v} %" for k, v in LAKE_RUNS.items())]
-    bench = _load(REPO_ROOT / "benchmarks" / "results" / "pipeline.json")
+    bench = read_json(REPO_ROOT / "benchmarks" / "results" / "pipeline.json")
     if bench:
         d, t = bench["data"], bench["train"]
         out += ["", f"Speed (`python benchmarks/bench_pipeline.py`, 20-way 5-shot 15-query, one CPU thread): episodes "
@@ -106,7 +103,7 @@ def results_markdown(folder: Path | None = None) -> str:
                 f"for torchvision's `Omniglot` + easyfsl's `TaskSampler` (**{d['ratio_wall']:.0f}x**); ProtoNet "
                 f"training {t['ours']['per_s_wall']:.2f} against {t['theirs']['per_s_wall']:.2f} episodes/s for "
                 f"easyfsl's `PrototypicalNetworks` ({t['ratio_wall']:.2f}x)."]
-    methods = _load(REPO_ROOT / "benchmarks" / "results" / "methods.json")
+    methods = read_json(REPO_ROOT / "benchmarks" / "results" / "methods.json")
     if methods:
         parts = []
         labels = {"protonet": "ProtoNet", "matching": "Matching Nets (with FCE, as easyfsl's)", "relation": "Relation Net"}
@@ -118,7 +115,7 @@ def results_markdown(folder: Path | None = None) -> str:
                          f"ms per 5-way 1-shot episode (**{test['ratio_cpu']:.2f}x**)")
         out += ["", "Methods against easyfsl's on the same Conv-4, weights and episodes (`python "
                 "benchmarks/bench_methods.py`, one CPU thread, CPU time): " + "; ".join(parts) + "."]
-    mini = _load(REPO_ROOT / "results" / "mini_clip.json")
+    mini = read_json(REPO_ROOT / "results" / "mini_clip.json")
     if mini:
         m = mini["metrics"]
         out += ["", f"Mini-CLIP (notebook 08, `{mini['command']}`): zero-shot accuracy on the held-out colour-shape "

@@ -31,7 +31,7 @@ import torch
 
 from fsl_course.config import REPO_ROOT, checkpoints_dir
 from fsl_course.evaluate import PROTOCOLS, SETTINGS, TEST_SEED, EvalResult, evaluate, parse_setting, setting_name
-from fsl_course.io import atomic_write_json, atomic_write_text
+from fsl_course.io import atomic_write_json, atomic_write_text, read_json
 from fsl_course.report import LAKE_RUNS, PAPERS
 
 SETTING_NAMES = tuple(setting_name(w, s) for w, s in SETTINGS)
@@ -79,10 +79,6 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def _load(path: Path) -> dict | None:
-    return json.loads(path.read_text()) if path.is_file() else None
-
-
 def _fixed_episodes_described(result: dict, setting: str) -> bool:
     """Is a recorded result the showdown's episodes: 1000 vinyals_test episodes, 15 queries, the test seed?"""
     way, shot = parse_setting(setting)
@@ -93,7 +89,7 @@ def _fixed_episodes_described(result: dict, setting: str) -> bool:
 def recorded_cell(entry: Entry, setting: str, folder: Path) -> dict | None:
     """The result of ``entry`` at ``setting`` that a project command recorded beside its checkpoint, if any."""
     head = entry.options.get("head")
-    own = _load(folder / f"{entry.checkpoint}.json") or {}
+    own = read_json(folder / f"{entry.checkpoint}.json") or {}
     default_head = own.get("config", {}).get("head")
     sources = []
     if head is None or head == default_head:
@@ -101,7 +97,7 @@ def recorded_cell(entry: Entry, setting: str, folder: Path) -> dict | None:
     if head is not None:
         sources.append(folder / f"{entry.checkpoint}.heads.json")
     for path in sources:
-        record = _load(path)
+        record = read_json(path)
         if not record or record.get("protocol", "vinyals") != "vinyals":
             continue
         results = record["results"].get(head, {}) if path.name.endswith(".heads.json") else record["results"]
@@ -135,10 +131,11 @@ def build(folder: Path | None = None, previous: dict | None = None, entries=ENTR
         if not path.is_file():
             continue  # no shipped checkpoint, no row
         method, pre, _ = load_method(path)
-        method.configure(**entry.options) if entry.options else None
+        if entry.options:
+            method.configure(**entry.options)
         models[entry.label] = method
         digest = sha256(path)
-        train = _load(folder / f"{entry.checkpoint}.json") or {}
+        train = read_json(folder / f"{entry.checkpoint}.json") or {}
         old = old_rows.get(entry.label, {})
         row = {"label": entry.label, "method": method.name, "checkpoint": f"checkpoints/{path.name}",
                "sha256": digest, "options": entry.options, "chapter": entry.chapter,
@@ -162,7 +159,7 @@ def build(folder: Path | None = None, previous: dict | None = None, entries=ENTR
                 cell = {**r.to_dict(), "command": command or "fsl-course showdown", "source": "fsl-course showdown"}
             if cell is not None:
                 row["results"][setting] = cell
-        runs = _load(folder / f"{entry.runs_checkpoint}.runs.json") if entry.runs_checkpoint else None
+        runs = read_json(folder / f"{entry.runs_checkpoint}.runs.json") if entry.runs_checkpoint else None
         row["runs"] = ({"error": runs["error"], "checkpoint": f"checkpoints/{entry.runs_checkpoint}.pt",
                         "command": runs["command"]} if runs else None)
         rows.append(row)
