@@ -30,6 +30,23 @@ def save_checkpoint(path: Path, method: FewShotMethod, preprocess: Preprocess, *
     atomic_torch_save(blob, Path(path))
 
 
+def shipped_settings(name: str) -> tuple[dict, dict]:
+    """How the shipped ``checkpoints/NAME.pt`` was trained: ``(training settings, method options)``, read from
+    the metrics file beside it. The notebooks retrain with these (``FSL_COURSE_RETRAIN=1``), so a retrained
+    model is made the way the shipped one was; its recorded command says where the settings came from."""
+    from fsl_course.config import checkpoints_dir
+    from fsl_course.io import read_json
+
+    path = checkpoints_dir() / f"{name}.json"
+    record = read_json(path)
+    if record is None:
+        raise FileNotFoundError(f"no record of a shipped checkpoint at {path}: pass the training settings "
+                                "(a TrainConfig or PretrainConfig) yourself")
+    train = dict(record["train"])
+    train["command"] = f"the settings of checkpoints/{name}.pt, made by: {train.get('command', '?')}"
+    return train, record["config"]
+
+
 def read_checkpoint(path) -> dict:
     path = Path(path)
     if not path.is_file():

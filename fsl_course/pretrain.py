@@ -154,19 +154,20 @@ def load_or_pretrain(name: str = "baseline_omniglot", config: PretrainConfig | N
                      head: str = "centroid", device=None):
     """What the notebooks call: the shipped ``checkpoints/NAME.pt`` if there is one, else pretrain.
 
-    ``FSL_COURSE_RETRAIN=1`` pretrains from scratch with ``config`` (into the data folder, never over the
-    shipped file); quick mode pretrains a handful of batches. Returns ``(method in eval mode, record)``.
+    ``FSL_COURSE_RETRAIN=1`` pretrains from scratch with ``config``, by default the shipped checkpoint's own
+    settings (into the data folder, never over the shipped file); quick mode pretrains a handful of batches.
+    Returns ``(method in eval mode, record)``.
     """
-    from fsl_course.checkpoints import load_method
+    from fsl_course.checkpoints import load_method, shipped_settings
     from fsl_course.config import checkpoints_dir, data_dir, quick_mode, retrain
     from fsl_course.data.omniglot import load_omniglot
 
-    config = config or PretrainConfig()
     shipped = checkpoints_dir() / f"{name}.pt"
     if shipped.is_file() and not retrain() and not quick_mode():
         print(f"Loaded the shipped checkpoint {shipped.name} (FSL_COURSE_RETRAIN=1 pretrains from scratch).")
         method, _, _ = load_method(shipped)
         return method.configure(head=head), json.loads(metrics_path(shipped).read_text())
+    config = config or PretrainConfig(**shipped_settings(name)[0])
     if quick_mode():
         config = replace(config, epochs=2, max_batches=5, val_episodes=5)
     out = data_dir() / "checkpoints" / ("quick" if quick_mode() else "") / f"{name}.pt"

@@ -168,16 +168,17 @@ def _config_key(config: TrainConfig) -> dict:
     return d
 
 
-def load_or_train(name: str, method_name: str, config: TrainConfig, train_split: str = "vinyals_train",
+def load_or_train(name: str, method_name: str, config: TrainConfig | None = None, train_split: str = "vinyals_train",
                   val_split: str | None = "vinyals_val", image_size: int = 28, device=None,
                   method_config: dict | None = None):
     """What the notebooks call: the shipped checkpoint ``checkpoints/NAME.pt`` if there is one, else train.
 
-    ``FSL_COURSE_RETRAIN=1`` retrains from scratch with ``config`` (a progress bar shows the way; the result
-    goes to the data folder, never over the shipped file); quick mode trains a handful of episodes. Returns
-    ``(method in eval mode, record)``, where ``record`` holds the training history and settings.
+    ``FSL_COURSE_RETRAIN=1`` retrains from scratch with ``config`` and ``method_config``, by default the shipped
+    checkpoint's own (a progress bar shows the way; the result goes to the data folder, never over the shipped
+    file); quick mode trains a handful of episodes. Returns ``(method in eval mode, record)``, where ``record``
+    holds the training history and settings.
     """
-    from fsl_course.checkpoints import load_method
+    from fsl_course.checkpoints import load_method, shipped_settings
     from fsl_course.config import checkpoints_dir, data_dir, quick_mode, retrain
     from fsl_course.data.omniglot import load_omniglot
     from fsl_course.methods import build_method
@@ -187,6 +188,9 @@ def load_or_train(name: str, method_name: str, config: TrainConfig, train_split:
         print(f"Loaded the shipped checkpoint {shipped.name} (FSL_COURSE_RETRAIN=1 retrains from scratch).")
         method, _, _ = load_method(shipped)
         return method, json.loads(metrics_path(shipped).read_text())
+    if config is None:
+        settings, options = shipped_settings(name)
+        config, method_config = TrainConfig(**settings), options if method_config is None else method_config
     if quick_mode():
         config = replace(config, episodes=4, val_every=2, val_episodes=3, lr_step=2,
                          meta_batch=min(config.meta_batch, 2))

@@ -134,3 +134,64 @@ def test_evaluate_counts_correct_queries_and_restores_mode():
 def test_training_a_method_without_parameters_is_refused(tmp_path):
     with pytest.raises(ValueError, match="pixel_nn has no parameters to train"):
         train(build_method("pixel_nn"), TRAIN, VAL, _config(2), tmp_path / "p.pt", progress=False)
+
+
+def _shipped_records():
+    folder = fsl_course.config.checkpoints_dir()
+    return sorted(p.stem for p in folder.glob("*.json") if p.with_suffix(".pt").is_file())
+
+
+@pytest.mark.parametrize("name", _shipped_records())
+def test_the_shipped_settings_rebuild_each_checkpoints_config_and_method(name):
+    from dataclasses import asdict
+
+    from fsl_course.checkpoints import shipped_settings
+    from fsl_course.pretrain import PretrainConfig
+
+    record = json.loads((fsl_course.config.checkpoints_dir() / f"{name}.json").read_text())
+    settings, options = shipped_settings(name)
+    config = (PretrainConfig if record["method"] == "baseline" else TrainConfig)(**settings)
+    recorded = dict(record["train"])
+    assert config.command == f"the settings of checkpoints/{name}.pt, made by: {recorded.pop('command')}"
+    rebuilt = asdict(config)
+    assert {k: rebuilt[k] for k in recorded} == recorded
+    assert set(rebuilt) - set(recorded) <= {"command", "meta_batch"}  # older records lack it (it is 1)
+    assert rebuilt.get("meta_batch", 1) == recorded.get("meta_batch", 1)
+    assert build_method(record["method"], **options).config == record["config"]
+
+
+def test_retraining_in_a_notebook_uses_the_shipped_settings_unless_told_otherwise(tmp_path, monkeypatch):
+    import fsl_course.data.omniglot
+    import fsl_course.train
+
+    folder = tmp_path / "checkpoints"
+    folder.mkdir()
+    shipped = _config(8)
+    (folder / "net.json").write_text(json.dumps({
+        "method": "matching", "config": {"scale": 7.0}, "train": {**shipped.__dict__, "command": "fsl-course x"}}))
+    monkeypatch.setenv("FSL_COURSE_CHECKPOINTS", str(folder))
+    monkeypatch.setenv("FSL_COURSE_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("FSL_COURSE_RETRAIN", "1")
+    monkeypatch.delenv("FSL_COURSE_QUICK", raising=False)
+    monkeypatch.setattr(fsl_course.data.omniglot, "load_omniglot", lambda split, *a, **k: TRAIN)
+    seen = {}
+
+    class Stop(Exception):
+        pass
+
+    def fake_train(method, train_data, val_data, config, out, *a, **k):
+        seen.update(method=method, config=config, out=out)
+        raise Stop
+
+    monkeypatch.setattr(fsl_course.train, "train", fake_train)
+    with pytest.raises(Stop):
+        fsl_course.train.load_or_train("net", "matching")
+    assert seen["config"].episodes == 8 and seen["config"].way == 4 and seen["config"].val_every == 2
+    assert seen["config"].command == "the settings of checkpoints/net.pt, made by: fsl-course x"
+    assert seen["method"].config["scale"] == 7.0
+    assert seen["out"] == tmp_path / "data" / "checkpoints" / "net.pt"  # never over the shipped file
+    with pytest.raises(Stop):  # settings given explicitly win
+        fsl_course.train.load_or_train("net", "matching", _config(6), method_config={"scale": 3})
+    assert seen["config"].episodes == 6 and seen["method"].config["scale"] == 3
+    with pytest.raises(FileNotFoundError, match="pass the training settings"):
+        fsl_course.train.load_or_train("missing", "matching")
