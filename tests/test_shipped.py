@@ -86,3 +86,15 @@ def test_every_shipped_checkpoint_classifies_raw_omniglot_pngs(path):
         assert way == len(training) == len(queries) == 20
         recorded = json.loads(path.with_suffix(".runs.json").read_text())["per_run_error"][0]
         assert 100 * (len(queries) - right) / len(queries) == recorded, f"{path.name}: {right} of 20 right"
+
+
+@pytest.mark.parametrize("scale", ["1", "10"])
+def test_notebook_04s_scale_runs_differ_from_the_shipped_matching_run_only_in_the_scale(scale):
+    """Notebook 04 plots these runs beside the shipped one to show what the softmax scale does in training."""
+    shipped = json.loads((CHECKPOINTS / "matching_omniglot_1shot.json").read_text())
+    other = json.loads((CHECKPOINTS.parent / "results" / f"matching_scale{scale}_history.json").read_text())
+    assert other["config"] == {**shipped["config"], "scale": float(scale)} != shipped["config"]
+    settings = lambda record: {k: v for k, v in record["train"].items() if k not in ("episodes", "command")}
+    assert settings(other) == settings(shipped)
+    assert f"--set scale={scale} " in other["train"]["command"]
+    assert [h["step"] for h in other["history"]] == [h["step"] for h in shipped["history"]][: len(other["history"])]
