@@ -32,8 +32,15 @@ def save_checkpoint(path: Path, method: FewShotMethod, preprocess: Preprocess, *
 
 def shipped_settings(name: str) -> tuple[dict, dict]:
     """How the shipped ``checkpoints/NAME.pt`` was trained: ``(training settings, method options)``, read from
-    the metrics file beside it. The notebooks retrain with these (``FSL_COURSE_RETRAIN=1``), so a retrained
-    model is made the way the shipped one was; its recorded command says where the settings came from."""
+    the metrics file beside it (of its last stage, when it was trained in several: :func:`shipped_stages`). The
+    notebooks retrain with these (``FSL_COURSE_RETRAIN=1``), so a retrained model is made the way the shipped one
+    was; its recorded command says where the settings came from."""
+    return shipped_stages(name)[-1]
+
+
+def shipped_stages(name: str) -> list[tuple[dict, dict]]:
+    """``(training settings, method options)`` of each stage that made ``checkpoints/NAME.pt``, earliest first:
+    one for a model trained in one run, more for a run that continued another (``fsl-course train --init``)."""
     from fsl_course.config import checkpoints_dir
     from fsl_course.io import read_json
 
@@ -42,9 +49,34 @@ def shipped_settings(name: str) -> tuple[dict, dict]:
     if record is None:
         raise FileNotFoundError(f"no record of a shipped checkpoint at {path}: pass the training settings "
                                 "(a TrainConfig or PretrainConfig) yourself")
-    train = dict(record["train"])
-    train["command"] = f"the settings of checkpoints/{name}.pt, made by: {train.get('command', '?')}"
-    return train, record["config"]
+    chain = training_stages(record)
+    out = []
+    for i, stage in enumerate(chain, 1):
+        train = dict(stage["train"])
+        which = f" (stage {i} of {len(chain)})" if len(chain) > 1 else ""
+        train["command"] = f"the settings of checkpoints/{name}.pt{which}, made by: {train.get('command', '?')}"
+        out.append((train, stage["config"]))
+    return out
+
+
+def training_stages(record: dict) -> list[dict]:
+    """The records of the stages of a training record, earliest first (a run continuing another keeps that
+    one's record as ``init``); each gets ``stage_episodes``, the episodes of that stage alone."""
+    chain = []
+    while record:
+        chain.append(dict(record))
+        record = record.get("init")
+    chain.reverse()
+    done = 0
+    for stage in chain:
+        total = stage.get("episodes_done", 0)
+        stage["stage_episodes"], done = total - done, total
+    return chain
+
+
+def training_commands(record: dict) -> list[str]:
+    """The commands that made a model, earliest first (more than one for a model trained in stages)."""
+    return [stage["train"]["command"] for stage in training_stages(record)]
 
 
 def read_checkpoint(path) -> dict:

@@ -49,7 +49,8 @@ def _cmd_train(args) -> int:
     config = TrainConfig(way=args.way, shot=args.shot, query=args.query, episodes=args.episodes, lr=args.lr,
                          lr_step=args.lr_step, lr_gamma=args.lr_gamma, val_way=args.val_way,
                          val_shot=args.val_shot, val_episodes=args.val_episodes, val_every=args.val_every,
-                         seed=args.seed, meta_batch=args.meta_batch, command=args.command_line)
+                         seed=args.seed, meta_batch=args.meta_batch, init=args.init or "",
+                         command=args.command_line)
     record = train(method, train_data, val_data, config, args.out, Preprocess(args.image_size, invert="auto"),
                    device=get_device(args.device), resume=not args.no_resume)
     best = record["best"]
@@ -214,6 +215,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--meta-batch", type=int, default=1,
                    help="episodes (tasks) whose gradients are averaged per Adam step (MAML: 32 at 5-way)")
+    t.add_argument("--init", metavar="CHECKPOINT",
+                   help="continue the model of this checkpoint (a new stage: its own schedule and seed, a fresh "
+                        "optimiser; the record counts both stages)")
     t.add_argument("--device", default=None)
     t.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: torch's default)")
     t.add_argument("--no-resume", action="store_true", help="start afresh even if a .state.pt exists")

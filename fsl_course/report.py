@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from fsl_course.checkpoints import training_commands, training_stages
 from fsl_course.config import REPO_ROOT, checkpoints_dir
 from fsl_course.evaluate import SETTINGS as EVAL_SETTINGS
 from fsl_course.evaluate import setting_name
@@ -54,6 +55,16 @@ def recorded_results(name: str, folder: Path | None = None) -> dict[str, Recorde
     return {k: Recorded(r["accuracy"], r["ci95"], r["episodes"]) for k, r in results.items()}
 
 
+def _episodes(train: dict) -> str:
+    """``"64000 episodes"``, or for a model trained in stages ``"64000 episodes, then 144000 more from learning
+    rate 0.0005"``."""
+    stages = training_stages(train)
+    text = f"{stages[0]['stage_episodes']} episodes"
+    for stage in stages[1:]:
+        text += f", then {stage['stage_episodes']} more from learning rate {stage['train']['lr']:g}"
+    return text
+
+
 def results_markdown(folder: Path | None = None) -> str:
     """The results block: one row per evaluated checkpoint, the papers' rows, the official runs."""
     folder = Path(folder or checkpoints_dir())
@@ -67,14 +78,14 @@ def results_markdown(folder: Path | None = None) -> str:
         if train and "summary" in train:  # not episodic (the baselines' pretraining): its own description
             how = train["summary"]
         else:
-            how = f"{t.get('way')}-way {t.get('shot')}-shot, {train['episodes_done']} episodes" if train else "?"
+            how = f"{t.get('way')}-way {t.get('shot')}-shot, {_episodes(train)}" if train else "?"
         if train and train["method"] == "maml" and train["config"].get("bn") == "batch":  # say so wherever shown
             how += ", transductive batch norm (batch statistics of the 75 test queries)"
         cells = [f"{r['accuracy']:.2f} ± {r['ci95']:.2f}" if (r := test["results"].get(s)) else "-" for s in SETTINGS]
         lines.append(f"| `{name}.pt` | {how} | {test['protocol']} | " + " | ".join(cells) + " |")
         methods.append(train["method"] if train else None)
         if train:
-            commands.append(f"    {t['command']}")
+            commands += [f"    {c}" for c in training_commands(train)]
         commands.append(f"    {test['command']}")
     for method in dict.fromkeys(m for m in methods if m in PAPERS):
         paper, numbers = PAPERS[method]
@@ -85,7 +96,7 @@ def results_markdown(folder: Path | None = None) -> str:
         split = train["train_split"] if train else "?"
         runs_lines.append(f"- `{name}.pt` (trained on `{split}`): **{runs['error']:.2f} %** error")
         if train:
-            commands.append(f"    {train['train']['command']}")
+            commands += [f"    {c}" for c in training_commands(train)]
         commands.append(f"    {runs['command']}")
     out = [START, "", "Accuracy in % with the 95% interval over 1000 fixed test episodes (15 queries per class, "
            "test seed 0). Protocol **vinyals**: tested on `vinyals_test`, model selected on `vinyals_val`; "

@@ -118,7 +118,7 @@ def _episodes(split, setting: str, n: int):
 def build(folder: Path | None = None, previous: dict | None = None, entries=ENTRIES, timing_episodes: int = 50,
           evaluate_missing: bool = True, progress: bool = True, command: str = "") -> dict:
     """Collect (and where needed evaluate) every cell, time every method; return the showdown record."""
-    from fsl_course.checkpoints import load_method
+    from fsl_course.checkpoints import load_method, training_commands
     from fsl_course.data.omniglot import load_omniglot
 
     folder = Path(folder or checkpoints_dir())
@@ -140,7 +140,7 @@ def build(folder: Path | None = None, previous: dict | None = None, entries=ENTR
         row = {"label": entry.label, "method": method.name, "checkpoint": f"checkpoints/{path.name}",
                "sha256": digest, "options": entry.options, "chapter": entry.chapter,
                "parameters": sum(p.numel() for p in method.parameters()),
-               "train_seconds": train.get("train_seconds"), "train_command": train.get("train", {}).get("command"),
+               "train_seconds": train.get("train_seconds"), "train_command": " ; then ".join(training_commands(train)) if train else None,
                "results": {}, "not_applicable": {}}
         for setting in SETTING_NAMES:
             why = entry.skip.get(setting) or method.unsupported(*parse_setting(setting))

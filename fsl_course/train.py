@@ -8,6 +8,11 @@ model by validation accuracy is written to ``out`` (atomically, with its metrics
 and the whole training state (model, optimiser, scheduler, the episode stream's random state, history) to
 ``out`` with ``.state.pt``, so an interrupted run resumes where it stopped and produces the same result.
 Without a validation split the last model is kept (model selection never looks at test episodes).
+
+A run can continue another: ``init`` names a checkpoint whose weights it starts from (a new *stage*, with its
+own schedule, seed and a fresh optimiser). Its record then counts the whole training: ``episodes_done``,
+``train_seconds`` and ``history`` include the earlier stage's, ``init`` holds that stage's record (settings,
+command, best), and the model the stage starts from is validated first, so it is kept if nothing beats it.
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ class TrainConfig:
     val_every: int = 500
     seed: int = 0
     meta_batch: int = 1  # episodes whose gradients are averaged per optimiser step (MAML: tasks per meta-batch)
+    init: str = ""  # a checkpoint to start from (a continued run, a new stage); "": random initialisation
     command: str = ""  # the command line that made this run, recorded beside the checkpoint
     extra: dict = field(default_factory=dict)
 
@@ -81,18 +87,51 @@ def train(method: FewShotMethod, train_data: FewShotDataset, val_data: FewShotDa
                if val_data is not None else None)
     step, history, best, seconds = 0, [], {"val_accuracy": -1.0, "step": 0}, 0.0
     spath = state_path(out)
+    continues_itself = bool(config.init) and Path(config.init).resolve() == out.resolve()
+    if continues_itself and spath.is_file() and _state_key(spath) != _config_key(config):
+        print(f"{spath.name} is the state of the stage that this run continues; it will be replaced.")
+        resume = False
     state = load_state(spath, _config_key(config), model=method, optimizer=optimizer,
                        scheduler=scheduler) if resume else None
+    earlier = None  # the record of the stage this run continues (config.init)
     if state is not None:
         sampler.set_state(state["sampler"])
         step, history, best, seconds = state["step"], state["history"], state["best"], state["seconds"]
+        earlier = state.get("init_record")
         print(f"Resuming {out.name} from episode {step} of {config.episodes}.")
+    elif config.init:
+        earlier = start_from(method, config.init)
+    base = earlier["episodes_done"] if earlier else 0  # episodes before this stage
 
     def record() -> dict:
-        return {"method": method.name, "config": method.config, "train": {**asdict(config), "val_shot": val_shot},
-                "train_split": train_data.name, "val_split": val_data.name if val_data is not None else None,
-                "preprocess": preprocess.to_dict(), "episodes_done": step, "train_seconds": round(seconds, 1),
-                "best": best, "history": history}
+        out_record = {"method": method.name, "config": method.config,
+                      "train": {**asdict(config), "val_shot": val_shot}, "train_split": train_data.name,
+                      "val_split": val_data.name if val_data is not None else None,
+                      "preprocess": preprocess.to_dict(), "episodes_done": base + step,
+                      "train_seconds": round(seconds + (earlier["train_seconds"] if earlier else 0.0), 1),
+                      "best": best, "history": (earlier["history"] if earlier else []) + history}
+        if earlier:
+            out_record.update(init={k: v for k, v in earlier.items() if k != "history"},
+                              stage_episodes=step, stage_seconds=round(seconds, 1))
+        return out_record
+
+    def save(improved: bool) -> None:
+        if improved:
+            save_checkpoint(out, method, preprocess, metrics={"best": best}, train=record()["train"],
+                            history=record()["history"])
+        atomic_torch_save({"config": _config_key(config), "model": method.state_dict(),
+                           "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                           "sampler": sampler.state(), "step": step, "history": history, "best": best,
+                           "seconds": seconds, "init_record": earlier}, spath)
+        atomic_write_json(record(), metrics_path(out))
+
+    if earlier is not None and state is None and val_set is not None:  # the model this stage starts from
+        result = evaluate(method, val_set, device, progress=False)
+        best = {"val_accuracy": result.mean, "val_ci95": result.ci95, "step": base}
+        history.append({"step": base, "lr": config.lr, "seconds": 0.0, "val_accuracy": result.mean,
+                        "val_ci95": result.ci95, "note": f"start of a stage continuing {config.init}"})
+        method.train()
+        save(improved=True)
 
     running_loss, running_acc, n_running = 0.0, 0.0, 0
     bar = tqdm(total=config.episodes, initial=step, desc=f"training {method.name}", unit="episode",
@@ -115,7 +154,7 @@ def train(method: FewShotMethod, train_data: FewShotDataset, val_data: FewShotDa
         bar.update(1)
         last = step == config.episodes
         if step % config.val_every == 0 or last:
-            entry = {"step": step, "train_loss": running_loss / n_running,
+            entry = {"step": base + step, "train_loss": running_loss / n_running,
                      "train_accuracy": 100 * running_acc / n_running, "lr": scheduler.get_last_lr()[0],
                      "seconds": round(seconds, 1)}
             running_loss, running_acc, n_running = 0.0, 0.0, 0
@@ -125,22 +164,19 @@ def train(method: FewShotMethod, train_data: FewShotDataset, val_data: FewShotDa
                 entry.update(val_accuracy=result.mean, val_ci95=result.ci95)
                 improved = result.mean > best["val_accuracy"]
                 if improved:
-                    best = {"val_accuracy": result.mean, "val_ci95": result.ci95, "step": step}
+                    best = {"val_accuracy": result.mean, "val_ci95": result.ci95, "step": base + step}
             else:  # no validation split: the latest model is the one kept
-                best = {"val_accuracy": None, "step": step}
+                best = {"val_accuracy": None, "step": base + step}
             history.append(entry)
             bar.set_postfix(loss=f"{entry['train_loss']:.3f}", val=f"{entry.get('val_accuracy', 0):.2f}",
                             best=f"{best['val_accuracy'] or 0:.2f}")
-            if improved:
-                save_checkpoint(out, method, preprocess, metrics={"best": best}, train=record()["train"],
-                                history=history)
-            atomic_torch_save({"config": _config_key(config), "model": method.state_dict(),
-                               "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                               "sampler": sampler.state(), "step": step, "history": history, "best": best,
-                               "seconds": seconds}, spath)
-            atomic_write_json(record(), metrics_path(out))
+            save(improved)
     bar.close()
     return record()
+
+
+def _state_key(path: Path) -> dict:
+    return torch.load(path, map_location="cpu", weights_only=True)["config"]
 
 
 def load_state(path: Path, key: dict, **parts) -> dict | None:
@@ -158,6 +194,25 @@ def load_state(path: Path, key: dict, **parts) -> dict | None:
     return state
 
 
+def start_from(method: FewShotMethod, path) -> dict:
+    """Load the weights of the checkpoint at ``path`` into ``method`` (the start of a continued run) and return
+    that checkpoint's training record (its ``.json``), which the new stage's record keeps."""
+    from fsl_course.checkpoints import read_checkpoint
+
+    blob = read_checkpoint(path)
+    if blob["method"] != method.name:
+        raise ValueError(f"{path} holds a {blob['method']} model; a {method.name} run cannot continue it")
+    try:
+        method.load_state_dict(blob["state_dict"])
+    except RuntimeError as e:
+        raise ValueError(f"{path} does not fit this {method.name} model (other options?): {e}") from e
+    earlier = json.loads(metrics_path(path).read_text()) if metrics_path(path).is_file() else None
+    if earlier is None or "episodes_done" not in earlier:
+        raise ValueError(f"{path} has no training record beside it ({metrics_path(path).name}); a continued run "
+                         "keeps the record of the stage it continues")
+    return {**earlier, "checkpoint": str(path)}
+
+
 def _config_key(config: TrainConfig) -> dict:
     """The settings that must match for a resume (not the episode count: a run may be extended)."""
     d = asdict(config)
@@ -165,6 +220,8 @@ def _config_key(config: TrainConfig) -> dict:
     d.pop("command")
     if d["meta_batch"] == 1:  # so the states of runs from before meta_batch existed still resume
         d.pop("meta_batch")
+    if not d["init"]:  # likewise for runs from before init existed
+        d.pop("init")
     return d
 
 
@@ -178,7 +235,7 @@ def load_or_train(name: str, method_name: str, config: TrainConfig | None = None
     file); quick mode trains a handful of episodes. Returns ``(method in eval mode, record)``, where ``record``
     holds the training history and settings.
     """
-    from fsl_course.checkpoints import load_method, shipped_settings
+    from fsl_course.checkpoints import load_method, shipped_stages
     from fsl_course.config import checkpoints_dir, data_dir, quick_mode, retrain
     from fsl_course.data.omniglot import load_omniglot
     from fsl_course.methods import build_method
@@ -188,19 +245,28 @@ def load_or_train(name: str, method_name: str, config: TrainConfig | None = None
         print(f"Loaded the shipped checkpoint {shipped.name} (FSL_COURSE_RETRAIN=1 retrains from scratch).")
         method, _, _ = load_method(shipped)
         return method, json.loads(metrics_path(shipped).read_text())
-    if config is None:
-        settings, options = shipped_settings(name)
-        config, method_config = TrainConfig(**settings), options if method_config is None else method_config
-    if quick_mode():
-        config = replace(config, episodes=4, val_every=2, val_episodes=3, lr_step=2,
-                         meta_batch=min(config.meta_batch, 2))
-    out = data_dir() / "checkpoints" / ("quick" if quick_mode() else "") / f"{name}.pt"
-    print(f"Training {method_name} from scratch into {out} ({config.episodes} episodes).")
-    if quick_mode():
-        print("QUICK MODE: a model trained for a handful of episodes; its numbers below mean nothing.")
+    if config is None:  # the shipped model's stages, each continuing the one retrained before it
+        stages = [(TrainConfig(**settings), options if method_config is None else method_config)
+                  for settings, options in shipped_stages(name)]
+    else:
+        stages = [(config, method_config)]
+    folder = data_dir() / "checkpoints" / ("quick" if quick_mode() else "")
     train_data = load_omniglot(train_split, image_size, quiet=True)
     val_data = load_omniglot(val_split, image_size, quiet=True) if val_split else None
-    train(build_method(method_name, **(method_config or {})), train_data, val_data, config, out,
-          Preprocess(image_size, invert="auto"), device=device, resume=not quick_mode())
+    previous = ""
+    for i, (config, options) in enumerate(stages, 1):
+        out = folder / (f"{name}.pt" if i == len(stages) else f"{name}.stage{i}.pt")
+        config = replace(config, init=previous)  # a shipped stage's init is the shipped file: use the retrained one
+        if quick_mode():
+            config = replace(config, episodes=4, val_every=2, val_episodes=3, lr_step=2,
+                             meta_batch=min(config.meta_batch, 2))
+        which = f", stage {i} of {len(stages)}" + (f", continuing {Path(previous).name}" if previous else "")
+        print(f"Training {method_name} from scratch into {out} ({config.episodes} episodes"
+              f"{which if len(stages) > 1 else ''}).")
+        if quick_mode() and i == 1:
+            print("QUICK MODE: a model trained for a handful of episodes; its numbers below mean nothing.")
+        train(build_method(method_name, **(options or {})), train_data, val_data, config, out,
+              Preprocess(image_size, invert="auto"), device=device, resume=not quick_mode())
+        previous = str(out)
     method, _, _ = load_method(out)
     return method, json.loads(metrics_path(out).read_text())

@@ -169,6 +169,9 @@ def plot_curves(history: list[dict], keys=None):
         for k in ks:
             points = [(h["step"], h[k]) for h in history if h.get(k) is not None]
             ax.plot(*zip(*points), label=k.replace("_", " "), marker="." if len(points) < 30 else None)
+        for i, h in enumerate(h for h in history if str(h.get("note", "")).startswith("start of a stage")):
+            ax.axvline(h["step"], color="grey", linestyle="--", linewidth=1,
+                       label="a continued stage starts" if i == 0 else None)
         ax.set_xlabel("step")
         ax.set_ylabel("accuracy (%)" if panel == "accuracy" else panel)
         ax.grid(alpha=0.3)

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 
 import pytest
 import torch
 
 import fsl_course
-from fsl_course.checkpoints import load_method, read_checkpoint, save_checkpoint
+from fsl_course.checkpoints import (load_method, read_checkpoint, save_checkpoint, training_commands,
+                                      training_stages)
 from fsl_course.data.images import Preprocess
 from fsl_course.episodes import EpisodeSet
-from fsl_course.evaluate import EvalResult, confidence_interval, evaluate
+from fsl_course.evaluate import VAL_SEED, EvalResult, confidence_interval, evaluate
 from fsl_course.methods import build_method
 from fsl_course.train import TrainConfig, metrics_path, state_path, train
 from tests.conftest import tiny_dataset
@@ -61,6 +63,59 @@ def test_resume_refuses_a_state_from_other_settings(tmp_path):
         train(build_method("protonet"), TRAIN, VAL, TrainConfig(way=3, shot=1, query=2, episodes=4,
                                                                 val_way=3, val_query=2, val_episodes=2),
               tmp_path / "a.pt", progress=False)
+
+
+def _continue(out, init, episodes, **kw):
+    config = replace(_config(episodes), lr=2e-4, seed=9, init=str(init), command="stage 2")
+    torch.manual_seed(0)
+    return train(build_method("protonet"), TRAIN, VAL, config, out, progress=False, **kw)
+
+
+def test_a_continued_run_starts_from_the_checkpoint_and_counts_both_stages(tmp_path):
+    first = _train(tmp_path / "a.pt", 4)
+    start, _, _ = load_method(tmp_path / "a.pt")
+    start_accuracy = evaluate(start, EpisodeSet(VAL, 3, 1, 2, 4, VAL_SEED), progress=False).mean
+    record = _continue(tmp_path / "b.pt", tmp_path / "a.pt", 4)
+    assert record == json.loads(metrics_path(tmp_path / "b.pt").read_text())
+    # the stage starts from a.pt's weights: its first validation is a.pt's own score, at episode 4
+    assert record["history"][2]["step"] == 4 and record["history"][2]["val_accuracy"] == start_accuracy
+    assert "start of a stage" in record["history"][2]["note"]
+    assert [h["step"] for h in record["history"]] == [2, 4, 4, 6, 8]
+    assert record["history"][:2] == first["history"]
+    assert record["episodes_done"] == 8 and record["stage_episodes"] == 4
+    assert record["train_seconds"] == pytest.approx(first["train_seconds"] + record["stage_seconds"], abs=0.11)
+    assert record["init"] == {**{k: v for k, v in first.items() if k != "history"},
+                              "checkpoint": str(tmp_path / "a.pt")}
+    assert [h["lr"] for h in record["history"][3:]] == pytest.approx([1e-4, 5e-5])  # its own schedule
+    assert training_commands(record) == ["", "stage 2"]
+    assert [s["stage_episodes"] for s in training_stages(record)] == [4, 4]
+    assert record["best"]["step"] in (4, 6, 8)  # the starting model too may be kept
+
+
+def test_a_run_continuing_its_own_file_replaces_that_state_and_resumes_like_an_uninterrupted_run(tmp_path):
+    for name in ("a", "b"):
+        _train(tmp_path / f"{name}.pt", 4)
+    _continue(tmp_path / "a.pt", tmp_path / "a.pt", 6)
+    _continue(tmp_path / "b.pt", tmp_path / "b.pt", 4)  # interrupted...
+    _continue(tmp_path / "b.pt", tmp_path / "b.pt", 6)  # ...and resumed: a.pt's stage-1 record is kept
+    a = torch.load(state_path(tmp_path / "a.pt"), weights_only=True)
+    b = torch.load(state_path(tmp_path / "b.pt"), weights_only=True)
+    for k in a["model"]:
+        torch.testing.assert_close(a["model"][k], b["model"][k], rtol=0, atol=1e-6)
+    record = json.loads(metrics_path(tmp_path / "b.pt").read_text())
+    assert record["episodes_done"] == 10 and record["init"]["episodes_done"] == 4
+    assert [h["step"] for h in record["history"]] == [2, 4, 4, 6, 8, 10]
+
+
+def test_a_continued_run_refuses_another_methods_checkpoint_or_one_without_a_record(tmp_path):
+    _train(tmp_path / "a.pt", 2)
+    config = replace(_config(2), init=str(tmp_path / "a.pt"))
+    with pytest.raises(ValueError, match="holds a protonet model; a matching run cannot continue it"):
+        train(build_method("matching"), TRAIN, VAL, config, tmp_path / "b.pt", progress=False)
+    metrics_path(tmp_path / "a.pt").unlink()
+    with pytest.raises(ValueError, match="no training record beside it"):
+        train(build_method("protonet"), TRAIN, VAL, config, tmp_path / "b.pt", progress=False)
+    assert not (tmp_path / "b.pt").exists()
 
 
 def test_checkpoint_round_trip_gives_identical_outputs(tmp_path):
@@ -145,19 +200,23 @@ def _shipped_records():
 def test_the_shipped_settings_rebuild_each_checkpoints_config_and_method(name):
     from dataclasses import asdict
 
-    from fsl_course.checkpoints import shipped_settings
+    from fsl_course.checkpoints import shipped_settings, shipped_stages
     from fsl_course.pretrain import PretrainConfig
 
     record = json.loads((fsl_course.config.checkpoints_dir() / f"{name}.json").read_text())
-    settings, options = shipped_settings(name)
-    config = (PretrainConfig if record["method"] == "baseline" else TrainConfig)(**settings)
-    recorded = dict(record["train"])
-    assert config.command == f"the settings of checkpoints/{name}.pt, made by: {recorded.pop('command')}"
-    rebuilt = asdict(config)
-    assert {k: rebuilt[k] for k in recorded} == recorded
-    assert set(rebuilt) - set(recorded) <= {"command", "meta_batch"}  # older records lack it (it is 1)
-    assert rebuilt.get("meta_batch", 1) == recorded.get("meta_batch", 1)
-    assert build_method(record["method"], **options).config == record["config"]
+    stages = training_stages(record)
+    assert shipped_settings(name) == shipped_stages(name)[-1] and len(shipped_stages(name)) == len(stages)
+    for i, (stage, (settings, options)) in enumerate(zip(stages, shipped_stages(name)), 1):
+        config = (PretrainConfig if record["method"] == "baseline" else TrainConfig)(**settings)
+        recorded = dict(stage["train"])
+        which = f" (stage {i} of {len(stages)})" if len(stages) > 1 else ""
+        assert config.command == f"the settings of checkpoints/{name}.pt{which}, made by: {recorded.pop('command')}"
+        rebuilt = asdict(config)
+        assert {k: rebuilt[k] for k in recorded} == recorded
+        assert set(rebuilt) - set(recorded) <= {"command", "meta_batch", "init"}  # older records lack them
+        assert rebuilt.get("meta_batch", 1) == recorded.get("meta_batch", 1)
+        assert rebuilt.get("init", "") == recorded.get("init", "")
+        assert build_method(record["method"], **options).config == stage["config"]
 
 
 def test_retraining_in_a_notebook_uses_the_shipped_settings_unless_told_otherwise(tmp_path, monkeypatch):
@@ -195,3 +254,43 @@ def test_retraining_in_a_notebook_uses_the_shipped_settings_unless_told_otherwis
     assert seen["config"].episodes == 6 and seen["method"].config["scale"] == 3
     with pytest.raises(FileNotFoundError, match="pass the training settings"):
         fsl_course.train.load_or_train("missing", "matching")
+
+
+def test_retraining_a_model_shipped_in_two_stages_retrains_both_the_second_continuing_the_first(tmp_path,
+                                                                                                 monkeypatch):
+    import fsl_course.data.omniglot
+    import fsl_course.train
+
+    folder = tmp_path / "checkpoints"
+    folder.mkdir()
+    first, second = _config(8), replace(_config(6), lr=3e-4, seed=7, init="checkpoints/net.pt")
+    (folder / "net.json").write_text(json.dumps({
+        "method": "matching", "config": {"scale": 7.0}, "episodes_done": 14,
+        "train": {**second.__dict__, "command": "fsl-course b"},
+        "init": {"method": "matching", "config": {"scale": 7.0}, "episodes_done": 8,
+                 "train": {**first.__dict__, "command": "fsl-course a"}}}))
+    monkeypatch.setenv("FSL_COURSE_CHECKPOINTS", str(folder))
+    monkeypatch.setenv("FSL_COURSE_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("FSL_COURSE_RETRAIN", "1")
+    monkeypatch.delenv("FSL_COURSE_QUICK", raising=False)
+    monkeypatch.setattr(fsl_course.data.omniglot, "load_omniglot", lambda split, *a, **k: TRAIN)
+    calls = []
+
+    class Stop(Exception):
+        pass
+
+    def fake_train(method, train_data, val_data, config, out, *a, **k):
+        calls.append((config, out))
+        if len(calls) == 2:
+            raise Stop
+
+    monkeypatch.setattr(fsl_course.train, "train", fake_train)
+    with pytest.raises(Stop):
+        fsl_course.train.load_or_train("net", "matching")
+    (c1, out1), (c2, out2) = calls
+    assert (c1.episodes, c1.lr, c1.seed, c1.init) == (8, first.lr, first.seed, "")
+    assert (c2.episodes, c2.lr, c2.seed) == (6, 3e-4, 7)
+    assert out1 == tmp_path / "data" / "checkpoints" / "net.stage1.pt"
+    assert c2.init == str(out1) and out2 == tmp_path / "data" / "checkpoints" / "net.pt"  # not the shipped file
+    assert c1.command == "the settings of checkpoints/net.pt (stage 1 of 2), made by: fsl-course a"
+    assert c2.command == "the settings of checkpoints/net.pt (stage 2 of 2), made by: fsl-course b"

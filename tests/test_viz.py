@@ -115,6 +115,18 @@ def test_plot_curves_reads_the_training_loops_history():
         viz.plot_curves([])
 
 
+def test_plot_curves_marks_where_a_continued_stage_starts():
+    history = [{"step": 2, "train_loss": 1.0, "val_accuracy": 90.0}, {"step": 4, "train_loss": 0.5, "val_accuracy": 91.0},
+               {"step": 4, "val_accuracy": 91.0, "note": "start of a stage continuing a.pt"},
+               {"step": 6, "train_loss": 0.4, "val_accuracy": 93.0}]
+    fig = viz.plot_curves(history)
+    for ax in fig.axes:
+        marks = [line for line in ax.get_lines() if line.get_label() == "a continued stage starts"]
+        assert len(marks) == 1 and list(marks[0].get_xdata()) == [4, 4]
+    loss = [line for line in fig.axes[0].get_lines() if line.get_label() == "train loss"][0]
+    assert list(loss.get_xdata()) == [2, 4, 6]  # the stage's starting point has no training loss
+
+
 def test_plot_accuracy_bars_draws_means_with_95_percent_error_bars():
     results = {"5-way": EvalResult(torch.tensor([0.4, 0.6, 0.5, 0.5], dtype=torch.float64), 1.0),
                "20-way": EvalResult(torch.tensor([0.2, 0.3, 0.25], dtype=torch.float64), 1.0)}
