@@ -215,8 +215,8 @@ def markdown(record: dict) -> str:
              + ". Official runs: the model of the same method trained on the 30 background alphabets "
              "(`fsl-course runs`); - where the course ships none; for comparison (Lake et al. 2015): "
              + ", ".join(f"{k} {v} %" for k, v in record["lake_runs"].items()) + ".",
-             f"Training: wall-clock time of the shipped model's own run, on a shared 2-core CPU. Milliseconds per "
-             f"episode: every method timed in one run on the same first {record['timing_episodes']} episodes, "
+             "Training: wall-clock time of the shipped model's own training (every stage of it), on a shared 2-core "
+             f"CPU. Milliseconds per episode: every method timed in one run on the same first {record['timing_episodes']} episodes, "
              f"{record['threads']} CPU thread(s). Made by `{record['command'] or 'fsl-course showdown'}` on "
              f"{record['date']}."]
     return "\n".join(lines) + "\n\n" + "\n\n".join(notes) + "\n"
