@@ -140,7 +140,8 @@ def build(folder: Path | None = None, previous: dict | None = None, entries=ENTR
         row = {"label": entry.label, "method": method.name, "checkpoint": f"checkpoints/{path.name}",
                "sha256": digest, "options": entry.options, "chapter": entry.chapter,
                "parameters": sum(p.numel() for p in method.parameters()),
-               "train_seconds": train.get("train_seconds"), "train_command": " ; then ".join(training_commands(train)) if train else None,
+               "train_seconds": train.get("train_seconds"),
+               "train_command": " ; then ".join(training_commands(train)) if train else None,
                "results": {}, "not_applicable": {}}
         for setting in SETTING_NAMES:
             why = entry.skip.get(setting) or method.unsupported(*parse_setting(setting))
@@ -216,8 +217,8 @@ def markdown(record: dict) -> str:
              "(`fsl-course runs`); - where the course ships none; for comparison (Lake et al. 2015): "
              + ", ".join(f"{k} {v} %" for k, v in record["lake_runs"].items()) + ".",
              "Training: wall-clock time of the shipped model's own training (every stage of it), on a shared 2-core "
-             f"CPU. Milliseconds per episode: every method timed in one run on the same first {record['timing_episodes']} episodes, "
-             f"{record['threads']} CPU thread(s). Made by `{record['command'] or 'fsl-course showdown'}` on "
+             "CPU. Milliseconds per episode: every method timed in one run on the same first "
+             f"{record['timing_episodes']} episodes, {record['threads']} CPU thread(s). Made by `{record['command'] or 'fsl-course showdown'}` on "
              f"{record['date']}."]
     return "\n".join(lines) + "\n\n" + "\n\n".join(notes) + "\n"
 

@@ -56,6 +56,9 @@ class TrainConfig:
     extra: dict = field(default_factory=dict)
 
 
+STAGE_START = "start of a stage"  # the note on the history entry where a continued stage starts
+
+
 def state_path(out: Path) -> Path:
     return Path(out).with_suffix(".state.pt")
 
@@ -116,20 +119,21 @@ def train(method: FewShotMethod, train_data: FewShotDataset, val_data: FewShotDa
         return out_record
 
     def save(improved: bool) -> None:
+        current = record()
         if improved:
-            save_checkpoint(out, method, preprocess, metrics={"best": best}, train=record()["train"],
-                            history=record()["history"])
+            save_checkpoint(out, method, preprocess, metrics={"best": best}, train=current["train"],
+                            history=current["history"])
         atomic_torch_save({"config": _config_key(config), "model": method.state_dict(),
                            "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
                            "sampler": sampler.state(), "step": step, "history": history, "best": best,
                            "seconds": seconds, "init_record": earlier}, spath)
-        atomic_write_json(record(), metrics_path(out))
+        atomic_write_json(current, metrics_path(out))
 
     if earlier is not None and state is None and val_set is not None:  # the model this stage starts from
         result = evaluate(method, val_set, device, progress=False)
         best = {"val_accuracy": result.mean, "val_ci95": result.ci95, "step": base}
         history.append({"step": base, "lr": config.lr, "seconds": 0.0, "val_accuracy": result.mean,
-                        "val_ci95": result.ci95, "note": f"start of a stage continuing {config.init}"})
+                        "val_ci95": result.ci95, "note": f"{STAGE_START} continuing {config.init}"})
         method.train()
         save(improved=True)
 
@@ -198,6 +202,7 @@ def start_from(method: FewShotMethod, path) -> dict:
     """Load the weights of the checkpoint at ``path`` into ``method`` (the start of a continued run) and return
     that checkpoint's training record (its ``.json``), which the new stage's record keeps."""
     from fsl_course.checkpoints import read_checkpoint
+    from fsl_course.io import read_json
 
     blob = read_checkpoint(path)
     if blob["method"] != method.name:
@@ -206,7 +211,7 @@ def start_from(method: FewShotMethod, path) -> dict:
         method.load_state_dict(blob["state_dict"])
     except RuntimeError as e:
         raise ValueError(f"{path} does not fit this {method.name} model (other options?): {e}") from e
-    earlier = json.loads(metrics_path(path).read_text()) if metrics_path(path).is_file() else None
+    earlier = read_json(metrics_path(path))
     if earlier is None or "episodes_done" not in earlier:
         raise ValueError(f"{path} has no training record beside it ({metrics_path(path).name}); a continued run "
                          "keeps the record of the stage it continues")
@@ -260,9 +265,9 @@ def load_or_train(name: str, method_name: str, config: TrainConfig | None = None
         if quick_mode():
             config = replace(config, episodes=4, val_every=2, val_episodes=3, lr_step=2,
                              meta_batch=min(config.meta_batch, 2))
-        which = f", stage {i} of {len(stages)}" + (f", continuing {Path(previous).name}" if previous else "")
-        print(f"Training {method_name} from scratch into {out} ({config.episodes} episodes"
-              f"{which if len(stages) > 1 else ''}).")
+        which = "" if len(stages) == 1 else f", stage {i} of {len(stages)}"
+        which += f", continuing {Path(previous).name}" if previous else ""
+        print(f"Training {method_name} from scratch into {out} ({config.episodes} episodes{which}).")
         if quick_mode() and i == 1:
             print("QUICK MODE: a model trained for a handful of episodes; its numbers below mean nothing.")
         train(build_method(method_name, **(options or {})), train_data, val_data, config, out,

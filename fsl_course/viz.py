@@ -13,6 +13,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
+from fsl_course.train import STAGE_START
+
 _CELL = 0.9  # inches per image in a grid
 _GAP = 0.35  # grey level of the lines between images in a montage
 
@@ -169,7 +171,7 @@ def plot_curves(history: list[dict], keys=None):
         for k in ks:
             points = [(h["step"], h[k]) for h in history if h.get(k) is not None]
             ax.plot(*zip(*points), label=k.replace("_", " "), marker="." if len(points) < 30 else None)
-        for i, h in enumerate(h for h in history if str(h.get("note", "")).startswith("start of a stage")):
+        for i, h in enumerate(h for h in history if str(h.get("note", "")).startswith(STAGE_START)):
             ax.axvline(h["step"], color="grey", linestyle="--", linewidth=1,
                        label="a continued stage starts" if i == 0 else None)
         ax.set_xlabel("step")

@@ -116,7 +116,8 @@ def test_plot_curves_reads_the_training_loops_history():
 
 
 def test_plot_curves_marks_where_a_continued_stage_starts():
-    history = [{"step": 2, "train_loss": 1.0, "val_accuracy": 90.0}, {"step": 4, "train_loss": 0.5, "val_accuracy": 91.0},
+    history = [{"step": 2, "train_loss": 1.0, "val_accuracy": 90.0},
+               {"step": 4, "train_loss": 0.5, "val_accuracy": 91.0},
                {"step": 4, "val_accuracy": 91.0, "note": "start of a stage continuing a.pt"},
                {"step": 6, "train_loss": 0.4, "val_accuracy": 93.0}]
     fig = viz.plot_curves(history)
