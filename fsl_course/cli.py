@@ -28,30 +28,42 @@ def _cmd_download(args) -> int:
 def _training_data(args):
     """Set the threads and the seed; load the training split and the validation split (None for 'none')."""
     from fsl_course.config import seed_everything
-    from fsl_course.data.omniglot import load_omniglot
+    from fsl_course.data import load_split
 
     if args.threads:
         torch.set_num_threads(args.threads)
     seed_everything(args.seed)
-    train_data = load_omniglot(args.train_split, args.image_size, rotations=getattr(args, "rotate", False))
-    val_data = None if args.val_split == "none" else load_omniglot(args.val_split, args.image_size)
+    train_data = load_split(args.train_split, args.image_size, rotations=getattr(args, "rotate", False))
+    val_data = None if args.val_split == "none" else load_split(args.val_split, args.image_size)
     return train_data, val_data
+
+
+def method_options(name: str, options: dict, data) -> dict:
+    """``options`` for method ``name``, with the backbone set up for ``data``'s images (RGB photos need three
+    input channels and their normalisation) unless the options say otherwise."""
+    import inspect
+
+    from fsl_course.methods import METHODS
+
+    needs = data.backbone_config()
+    if not needs or name not in METHODS or "backbone_config" not in inspect.signature(METHODS[name]).parameters:
+        return options
+    return {**options, "backbone_config": {**needs, **options.get("backbone_config", {})}}
 
 
 def _cmd_train(args) -> int:
     from fsl_course.config import get_device
-    from fsl_course.data.images import Preprocess
     from fsl_course.methods import build_method
     from fsl_course.train import TrainConfig, train
 
     train_data, val_data = _training_data(args)
-    method = build_method(args.method, **parse_settings(args.set))
+    method = build_method(args.method, **method_options(args.method, parse_settings(args.set), train_data))
     config = TrainConfig(way=args.way, shot=args.shot, query=args.query, episodes=args.episodes, lr=args.lr,
                          lr_step=args.lr_step, lr_gamma=args.lr_gamma, val_way=args.val_way,
                          val_shot=args.val_shot, val_episodes=args.val_episodes, val_every=args.val_every,
                          seed=args.seed, meta_batch=args.meta_batch, init=args.init or "",
                          command=args.command_line)
-    record = train(method, train_data, val_data, config, args.out, Preprocess(args.image_size, invert="auto"),
+    record = train(method, train_data, val_data, config, args.out, train_data.preprocess(),
                    device=get_device(args.device), resume=not args.no_resume)
     best = record["best"]
     print(f"Done: {args.out} (best validation accuracy {best['val_accuracy']} at episode {best['step']}).")
@@ -60,7 +72,6 @@ def _cmd_train(args) -> int:
 
 def _cmd_pretrain(args) -> int:
     from fsl_course.config import get_device
-    from fsl_course.data.images import Preprocess
     from fsl_course.methods.baseline import Baseline
     from fsl_course.pretrain import PretrainConfig, pretrain
 
@@ -70,9 +81,9 @@ def _cmd_pretrain(args) -> int:
     config = PretrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                             weight_decay=args.weight_decay, shift=args.shift, val_episodes=args.val_episodes,
                             seed=args.seed, command=args.command_line)
-    record = pretrain(Baseline(head=args.head), train_data, val_data, config, args.out,
-                      Preprocess(args.image_size, invert="auto"), device=get_device(args.device),
-                      resume=not args.no_resume)
+    options = method_options("baseline", {"head": args.head}, train_data)
+    record = pretrain(Baseline(**options), train_data, val_data, config, args.out, train_data.preprocess(),
+                      device=get_device(args.device), resume=not args.no_resume)
     best = record["best"]
     print(f"Done: {args.out} (best validation accuracy {best['val_accuracy']:.2f} % at epoch {best['epoch']}).")
     return 0
@@ -200,7 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--train-split", default="vinyals_train")
     t.add_argument("--val-split", default="vinyals_val", help="'none' keeps the last model")
     t.add_argument("--rotate", action="store_true", help="add 90/180/270-degree rotations as new classes")
-    t.add_argument("--image-size", type=int, default=28)
+    t.add_argument("--image-size", type=int, default=None, help="default: the data set's own (28, or 84)")
     t.add_argument("--way", type=int, default=60)
     t.add_argument("--shot", type=int, default=5)
     t.add_argument("--query", type=int, default=5)
@@ -230,7 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "logistic, cosine or finetune (any can be chosen later)")
     pt.add_argument("--train-split", default="vinyals_train")
     pt.add_argument("--val-split", default="vinyals_val")
-    pt.add_argument("--image-size", type=int, default=28)
+    pt.add_argument("--image-size", type=int, default=None, help="default: the data set's own (28, or 84)")
     pt.add_argument("--epochs", type=int, default=20)
     pt.add_argument("--batch-size", type=int, default=128)
     pt.add_argument("--lr", type=float, default=1e-3)

@@ -18,16 +18,16 @@ from dataclasses import dataclass
 import torch
 
 from fsl_course.data.images import to_float
-from fsl_course.data.omniglot import FewShotDataset
+from fsl_course.data.dataset import FewShotDataset
 
 
 @dataclass
 class Episode:
     """One N-way K-shot task. Support and query are grouped by label (label 0 first)."""
 
-    support: torch.Tensor  # [N*K, 1, H, W] float in [0, 1]
+    support: torch.Tensor  # [N*K, C, H, W] float in [0, 1] (C = 1 grey, 3 RGB)
     support_labels: torch.Tensor  # [N*K] long in 0..N-1
-    query: torch.Tensor  # [N*Q, 1, H, W]
+    query: torch.Tensor  # [N*Q, C, H, W]
     query_labels: torch.Tensor  # [N*Q]
     classes: torch.Tensor  # [N] the data set's class index behind label 0..N-1
     items: torch.Tensor  # [N, K+Q] which images of each class (first K support, then Q query)
@@ -78,13 +78,13 @@ def draw_indices(dataset: FewShotDataset, way: int, shot: int, query: int, n: in
 def make_episode(dataset: FewShotDataset, classes: torch.Tensor, items: torch.Tensor, shot: int) -> Episode:
     """Gather the episode with label ``i`` = ``classes[i]`` and images ``items[i]`` (first ``shot`` support)."""
     way, per = items.shape
-    imgs = to_float(dataset.images[classes[:, None], items]).unsqueeze(2)  # [N, K+Q, 1, H, W]
+    imgs = to_float(dataset.pick(classes[:, None], items))  # [N, K+Q, C, H, W]
     labels = torch.arange(way)[:, None].expand(way, per)
-    h, w = imgs.shape[-2:]
+    shape = imgs.shape[2:]
     return Episode(
-        support=imgs[:, :shot].reshape(-1, 1, h, w),
+        support=imgs[:, :shot].reshape(-1, *shape),
         support_labels=labels[:, :shot].reshape(-1),
-        query=imgs[:, shot:].reshape(-1, 1, h, w),
+        query=imgs[:, shot:].reshape(-1, *shape),
         query_labels=labels[:, shot:].reshape(-1),
         classes=classes,
         items=items,

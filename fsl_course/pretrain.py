@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 from fsl_course.augment import random_shift
 from fsl_course.checkpoints import save_checkpoint
 from fsl_course.data.images import Preprocess, to_float
-from fsl_course.data.omniglot import FewShotDataset
+from fsl_course.data.dataset import FewShotDataset
 from fsl_course.episodes import EpisodeSet
 from fsl_course.evaluate import VAL_SEED, evaluate
 from fsl_course.io import atomic_torch_save, atomic_write_json
@@ -64,9 +64,9 @@ def pretrain(method: Baseline, train_data: FewShotDataset, val_data: FewShotData
     if config.epochs < 1 or config.batch_size < 1:
         raise ValueError(f"epochs and batch_size must be at least 1, got {config.epochs} and {config.batch_size}")
     device = torch.device(device or "cpu")
-    preprocess = preprocess or Preprocess(image_size=train_data.image_size, invert="auto")
+    preprocess = preprocess or train_data.preprocess()
     torch.manual_seed(config.seed)
-    images = train_data.images.flatten(0, 1)  # [n_classes * n_per_class, H, W] uint8, class-major
+    images = train_data.flat()  # [n_classes * n_per_class, C, H, W] uint8, class-major
     labels = torch.arange(train_data.n_classes).repeat_interleave(train_data.n_per_class)
     dim = method.backbone.output_dim(train_data.image_size)
     classifier = nn.Linear(dim, train_data.n_classes)  # pretraining only: discarded afterwards
@@ -109,7 +109,7 @@ def pretrain(method: Baseline, train_data: FewShotDataset, val_data: FewShotData
                    disable=not progress, leave=False)
         for b in bar:
             idx = order[b * config.batch_size:(b + 1) * config.batch_size]
-            x = to_float(images[idx]).unsqueeze(1)
+            x = to_float(images[idx])
             if config.shift:
                 x = random_shift(x, config.shift, generator)
             x, y = x.to(device), labels[idx].to(device)

@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 from fsl_course.checkpoints import save_checkpoint
 from fsl_course.io import atomic_torch_save, atomic_write_json
 from fsl_course.data.images import Preprocess
-from fsl_course.data.omniglot import FewShotDataset
+from fsl_course.data.dataset import FewShotDataset
 from fsl_course.episodes import EpisodeSampler, EpisodeSet
 from fsl_course.evaluate import VAL_SEED, evaluate
 from fsl_course.methods import FewShotMethod
@@ -79,7 +79,7 @@ def train(method: FewShotMethod, train_data: FewShotDataset, val_data: FewShotDa
         raise ValueError(f"meta_batch={config.meta_batch} must be >= 1 and divide episodes ({config.episodes}) and "
                          f"val_every ({config.val_every}): checkpoints are written between meta-batches")
     device = torch.device(device or "cpu")
-    preprocess = preprocess or Preprocess(image_size=train_data.image_size, invert="auto")
+    preprocess = preprocess or train_data.preprocess()
     torch.manual_seed(config.seed)
     method.to(device).train()
     optimizer = torch.optim.Adam(method.parameters(), lr=config.lr, weight_decay=config.weight_decay)

@@ -1,0 +1,25 @@
+"""The data sets, one module a source: ``omniglot`` (characters), ``mini_imagenet`` (photos); ``dataset``
+holds the in-memory layout they share, ``download`` the verified, atomic fetching, ``images`` the
+preprocessing of raw pictures, ``runs`` Lake's official 20 one-shot runs.
+
+:func:`load_split` takes any split by name, as the command line does (``--train-split mini_train``).
+"""
+
+from __future__ import annotations
+
+
+def load_split(name: str, image_size: int | None = None, rotations: bool = False, quiet: bool = False):
+    """The split ``name``: an Omniglot split (``vinyals_train``, ``background``, ...) at ``image_size`` (default
+    28) or a mini-ImageNet split (``mini_train``, ``mini_val``, ``mini_test``; always 84x84)."""
+    if name.startswith("mini_"):
+        from fsl_course.data.mini_imagenet import IMAGE_SIZE, load_mini_imagenet
+
+        if image_size not in (None, IMAGE_SIZE):
+            raise ValueError(f"mini-ImageNet images are {IMAGE_SIZE}x{IMAGE_SIZE}; drop --image-size "
+                             f"(or give {IMAGE_SIZE}), got {image_size}")
+        if rotations:
+            raise ValueError("rotations as new classes are for Omniglot's characters, not for photos")
+        return load_mini_imagenet(name, quiet=quiet)
+    from fsl_course.data.omniglot import load_omniglot
+
+    return load_omniglot(name, image_size or 28, rotations=rotations, quiet=quiet)

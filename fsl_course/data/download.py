@@ -159,6 +159,25 @@ def _fetch(spec: RemoteFile, source: str | None, dest: Path, quiet: bool) -> str
     return url
 
 
+def safe_member_path(archive: Path, info: zipfile.ZipInfo, folder: Path, target: Path) -> Path:
+    """Where the zip member ``info`` goes under ``folder`` (extracting towards ``target``); raise
+    ``UnsafeArchiveError`` for a member with an absolute path, a ``..`` component or a symbolic link."""
+    name = info.filename
+    parts = PurePosixPath(name.replace("\\", "/")).parts
+    mode = info.external_attr >> 16
+    if name.startswith(("/", "\\")) or ".." in parts or (parts and ":" in parts[0]):
+        raise UnsafeArchiveError(f"{archive.name}: member {name!r} would be written outside "
+                                 f"{target}; refusing to extract this archive")
+    if (mode & 0o170000) == 0o120000:
+        raise UnsafeArchiveError(f"{archive.name}: member {name!r} is a symbolic link; "
+                                 "refusing to extract this archive")
+    dest = folder.joinpath(*parts)
+    if not dest.resolve().is_relative_to(folder.resolve()):
+        raise UnsafeArchiveError(f"{archive.name}: member {name!r} would be written outside "
+                                 f"{target}; refusing to extract this archive")
+    return dest
+
+
 def safe_extract(archive: Path, target: Path) -> None:
     """Extract the zip ``archive`` so that it ends up as the folder ``target``, atomically.
 
@@ -171,19 +190,7 @@ def safe_extract(archive: Path, target: Path) -> None:
     try:
         with zipfile.ZipFile(archive) as zf:
             for info in zf.infolist():
-                name = info.filename
-                parts = PurePosixPath(name.replace("\\", "/")).parts
-                mode = info.external_attr >> 16
-                if name.startswith(("/", "\\")) or ".." in parts or (parts and ":" in parts[0]):
-                    raise UnsafeArchiveError(f"{archive.name}: member {name!r} would be written outside "
-                                             f"{target}; refusing to extract this archive")
-                if (mode & 0o170000) == 0o120000:
-                    raise UnsafeArchiveError(f"{archive.name}: member {name!r} is a symbolic link; "
-                                             "refusing to extract this archive")
-                dest = tmp.joinpath(*parts)
-                if not dest.resolve().is_relative_to(tmp.resolve()):
-                    raise UnsafeArchiveError(f"{archive.name}: member {name!r} would be written outside "
-                                             f"{target}; refusing to extract this archive")
+                dest = safe_member_path(archive, info, tmp, target)
                 if info.is_dir():
                     dest.mkdir(parents=True, exist_ok=True)
                     continue

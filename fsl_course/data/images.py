@@ -27,6 +27,11 @@ class Preprocess:
     image_size: int = 28
     invert: bool | str = "auto"
     crop: bool = False
+    channels: int = 1  # 1: greyscale, ink bright (characters); 3: RGB photos, resized as they are
+
+    def __post_init__(self):
+        if self.channels not in (1, 3):
+            raise ValueError(f"channels must be 1 (greyscale) or 3 (RGB), got {self.channels!r}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -36,7 +41,13 @@ class Preprocess:
         return cls(**d)
 
     def pil_to_uint8(self, img: Image.Image, invert: bool | str | None = None) -> torch.Tensor:
-        """A PIL image of any mode -> uint8 ``[image_size, image_size]``, ink bright."""
+        """A PIL image of any mode -> uint8 ``[image_size, image_size]``, ink bright (greyscale), or
+        ``[3, image_size, image_size]`` (RGB: the whole picture resized to a square, as mini-ImageNet's were)."""
+        if self.channels == 3:
+            rgb = img.convert("RGB")
+            if rgb.size != (self.image_size, self.image_size):
+                rgb = rgb.resize((self.image_size, self.image_size), Image.Resampling.LANCZOS)
+            return torch.from_numpy(np.array(rgb, dtype=np.uint8)).permute(2, 0, 1).contiguous()
         invert = self.invert if invert is None else invert
         grey = np.asarray(img.convert("L"), dtype=np.uint8)
         if invert == "auto":
@@ -58,16 +69,18 @@ class Preprocess:
         if isinstance(images, (Image.Image, torch.Tensor)):
             images = [images]
         out = []
+        c = self.channels
         for img in images:
             if isinstance(img, Image.Image):
-                out.append(to_float(self.pil_to_uint8(img))[None, None])
+                t = to_float(self.pil_to_uint8(img))
+                out.append(t[None] if c == 3 else t[None, None])
             elif isinstance(img, torch.Tensor):
                 t = to_float(img) if img.dtype == torch.uint8 else img.float()
                 while t.dim() < 4:
                     t = t.unsqueeze(0)
-                if t.dim() != 4 or t.shape[1] != 1:
-                    raise ValueError(f"an image tensor must be [H, W], [1, H, W] or [B, 1, H, W] greyscale; "
-                                     f"got shape {tuple(img.shape)}")
+                if t.dim() != 4 or t.shape[1] != c:
+                    kind = "[H, W], [1, H, W] or [B, 1, H, W] greyscale" if c == 1 else "[3, H, W] or [B, 3, H, W] RGB"
+                    raise ValueError(f"an image tensor must be {kind}; got shape {tuple(img.shape)}")
                 if t.shape[-2:] != (self.image_size, self.image_size):
                     t = torch.nn.functional.interpolate(t, size=(self.image_size, self.image_size),
                                                         mode="bilinear", antialias=True, align_corners=False)

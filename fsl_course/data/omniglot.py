@@ -12,12 +12,12 @@ other splits' characters into four rotated classes too (a common way to train on
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 from tqdm.auto import tqdm
 
+from fsl_course.data.dataset import FewShotDataset
 from fsl_course.data.download import download_omniglot, omniglot_root
 from fsl_course.data.images import Preprocess, load_image
 from fsl_course.io import atomic_torch_save
@@ -26,45 +26,6 @@ BASE_SETS = ("background", "evaluation", "background_small1", "background_small2
 VINYALS_SPLITS = ("vinyals_train", "vinyals_val", "vinyals_test", "vinyals_trainval")
 SPLITS = BASE_SETS + VINYALS_SPLITS
 ROTATIONS = (0, 90, 180, 270)
-
-
-@dataclass
-class FewShotDataset:
-    """A labelled image set laid out for episode sampling: ``images[c, i]`` is image ``i`` of class ``c``.
-
-    ``images``: uint8 ``[n_classes, n_per_class, H, W]`` (ink bright); ``class_names[c]`` names class ``c``.
-    """
-
-    name: str
-    images: torch.Tensor
-    class_names: list[str]
-    info: dict = field(default_factory=dict)
-
-    def __post_init__(self):
-        if self.images.dim() != 4 or self.images.dtype != torch.uint8:
-            raise ValueError(f"images must be uint8 [n_classes, n_per_class, H, W], got {self.images.dtype} "
-                             f"{tuple(self.images.shape)}")
-        if len(self.class_names) != self.images.shape[0]:
-            raise ValueError(f"{len(self.class_names)} class names for {self.images.shape[0]} classes")
-
-    @property
-    def n_classes(self) -> int:
-        return self.images.shape[0]
-
-    @property
-    def n_per_class(self) -> int:
-        return self.images.shape[1]
-
-    @property
-    def image_size(self) -> int:
-        return self.images.shape[-1]
-
-    def __len__(self) -> int:
-        return self.n_classes * self.n_per_class
-
-    def __repr__(self) -> str:
-        return (f"FewShotDataset({self.name!r}: {self.n_classes} classes x {self.n_per_class} images, "
-                f"{self.image_size}x{self.image_size})")
 
 
 def _decode_base(root: Path, base: str, image_size: int, quiet: bool) -> tuple[torch.Tensor, list[str]]:

@@ -1,0 +1,88 @@
+"""The one in-memory layout every data set shares: ``images[c, i]`` is image ``i`` of class ``c``.
+
+Greyscale sets (Omniglot) hold uint8 ``[n_classes, n_per_class, H, W]`` (ink bright); colour sets
+(mini-ImageNet, a folder of photos) hold uint8 ``[n_classes, n_per_class, 3, H, W]``. The episode sampler and
+the pretraining loop index this tensor directly: no image is decoded during training.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+from fsl_course.data.images import Preprocess
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)  # the per-channel statistics torchvision's ImageNet models use
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+@dataclass
+class FewShotDataset:
+    """A labelled image set laid out for episode sampling: ``images[c, i]`` is image ``i`` of class ``c``.
+
+    ``images``: uint8 ``[n_classes, n_per_class, H, W]`` (greyscale, ink bright) or
+    ``[n_classes, n_per_class, 3, H, W]`` (RGB); ``class_names[c]`` names class ``c``.
+    """
+
+    name: str
+    images: torch.Tensor
+    class_names: list[str]
+    info: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        colour = self.images.dim() == 5 and self.images.shape[2] == 3
+        if self.images.dtype != torch.uint8 or not (self.images.dim() == 4 or colour):
+            raise ValueError(f"images must be uint8 [n_classes, n_per_class, H, W] (grey) or [n_classes, "
+                             f"n_per_class, 3, H, W] (RGB), got {self.images.dtype} {tuple(self.images.shape)}")
+        if len(self.class_names) != self.images.shape[0]:
+            raise ValueError(f"{len(self.class_names)} class names for {self.images.shape[0]} classes")
+
+    @property
+    def n_classes(self) -> int:
+        return self.images.shape[0]
+
+    @property
+    def n_per_class(self) -> int:
+        return self.images.shape[1]
+
+    @property
+    def image_size(self) -> int:
+        return self.images.shape[-1]
+
+    @property
+    def channels(self) -> int:
+        """1 for greyscale, 3 for RGB."""
+        return 3 if self.images.dim() == 5 else 1
+
+    def pick(self, classes, items) -> torch.Tensor:
+        """uint8 images ``images[classes, items]`` (broadcast), always with a channel axis: ``[..., C, H, W]``."""
+        out = self.images[classes, items]
+        return out if self.channels == 3 else out.unsqueeze(-3)
+
+    def flat(self) -> torch.Tensor:
+        """Every image, class-major, with a channel axis: uint8 ``[n_classes * n_per_class, C, H, W]``."""
+        out = self.images.flatten(0, 1)
+        return out if self.channels == 3 else out.unsqueeze(1)
+
+    def preprocess(self) -> Preprocess:
+        """How a raw picture becomes an image like this set's: the preprocessing a model trained on it ships."""
+        if self.channels == 3:
+            return Preprocess(image_size=self.image_size, invert=False, channels=3)
+        return Preprocess(image_size=self.image_size, invert="auto")
+
+    def backbone_config(self) -> dict:
+        """What a backbone needs to read this set's images: nothing for greyscale; for RGB, three input channels
+        and the normalisation (``info["mean"]`` / ``info["std"]``, by default ImageNet's)."""
+        if self.channels == 1:
+            return {}
+        return {"in_channels": 3, "mean": list(self.info.get("mean", IMAGENET_MEAN)),
+                "std": list(self.info.get("std", IMAGENET_STD))}
+
+    def __len__(self) -> int:
+        return self.n_classes * self.n_per_class
+
+    def __repr__(self) -> str:
+        colour = ", RGB" if self.channels == 3 else ""
+        return (f"FewShotDataset({self.name!r}: {self.n_classes} classes x {self.n_per_class} images, "
+                f"{self.image_size}x{self.image_size}{colour})")
