@@ -61,17 +61,27 @@ def check_request(dataset: FewShotDataset, way: int, shot: int, query: int) -> N
     if way > dataset.n_classes:
         raise ValueError(f"way={way} asks for more classes than {dataset.name!r} has: it has "
                          f"{dataset.n_classes} classes, so way must be at most {dataset.n_classes}")
-    if shot + query > dataset.n_per_class:
-        raise ValueError(f"shot + query = {shot} + {query} = {shot + query} images per class, but each class "
-                         f"of {dataset.name!r} has only {dataset.n_per_class}: shot + query must be at most "
-                         f"{dataset.n_per_class}")
+    counts = dataset.class_counts()
+    if shot + query > int(counts.min()):
+        if dataset.counts is None:
+            raise ValueError(f"shot + query = {shot} + {query} = {shot + query} images per class, but each class "
+                             f"of {dataset.name!r} has only {dataset.n_per_class}: shot + query must be at most "
+                             f"{dataset.n_per_class}")
+        short = [f"{dataset.class_names[c]!r} ({int(counts[c])})" for c in range(dataset.n_classes)
+                 if counts[c] < shot + query]
+        raise ValueError(f"shot + query = {shot} + {query} = {shot + query} images per class, but in "
+                         f"{dataset.name!r} {len(short)} class(es) have fewer: {', '.join(short)}; add images to "
+                         f"them, or ask for shot + query of at most {int(counts.min())}")
 
 
 def draw_indices(dataset: FewShotDataset, way: int, shot: int, query: int, n: int,
                  generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     """Indices of ``n`` episodes: classes ``[n, way]`` and items ``[n, way, shot + query]``."""
     classes = torch.rand(n, dataset.n_classes, generator=generator).argsort(dim=1)[:, :way]
-    items = torch.rand(n, way, dataset.n_per_class, generator=generator).argsort(dim=2)[:, :, :shot + query]
+    keys = torch.rand(n, way, dataset.n_per_class, generator=generator)
+    if dataset.counts is not None:  # a class with fewer images: its padding slots sort last, never drawn
+        keys = keys.masked_fill(torch.arange(dataset.n_per_class) >= dataset.counts[classes][..., None], 2.0)
+    items = keys.argsort(dim=2)[:, :, :shot + query]
     return classes, items
 
 

@@ -66,8 +66,7 @@ def pretrain(method: Baseline, train_data: FewShotDataset, val_data: FewShotData
     device = torch.device(device or "cpu")
     preprocess = preprocess or train_data.preprocess()
     torch.manual_seed(config.seed)
-    images = train_data.flat()  # [n_classes * n_per_class, C, H, W] uint8, class-major
-    labels = torch.arange(train_data.n_classes).repeat_interleave(train_data.n_per_class)
+    images, labels = train_data.flat()  # [n_images, C, H, W] uint8, class-major, and their classes
     dim = method.backbone.output_dim(train_data.image_size)
     classifier = nn.Linear(dim, train_data.n_classes)  # pretraining only: discarded afterwards
     model = nn.ModuleDict({"method": method, "classifier": classifier}).to(device)

@@ -10,7 +10,14 @@ from __future__ import annotations
 
 def load_split(name: str, image_size: int | None = None, rotations: bool = False, quiet: bool = False):
     """The split ``name``: an Omniglot split (``vinyals_train``, ``background``, ...) at ``image_size`` (default
-    28) or a mini-ImageNet split (``mini_train``, ``mini_val``, ``mini_test``; always 84x84)."""
+    28), a mini-ImageNet split (``mini_train``, ``mini_val``, ``mini_test``; always 84x84), or ``folder:PATH``,
+    a folder of your own photos with one subfolder per class (default 84x84)."""
+    if name.startswith("folder:"):
+        from fsl_course.data.folder import load_image_folder
+
+        if rotations:
+            raise ValueError("rotations as new classes are for Omniglot's characters, not for photos")
+        return load_image_folder(name[len("folder:"):], image_size or 84, quiet=quiet)
     if name.startswith("mini_"):
         from fsl_course.data.mini_imagenet import IMAGE_SIZE, load_mini_imagenet
 

@@ -29,6 +29,7 @@ class FewShotDataset:
     images: torch.Tensor
     class_names: list[str]
     info: dict = field(default_factory=dict)
+    counts: torch.Tensor | None = None  # images per class when they differ (the rest of a row is padding)
 
     def __post_init__(self):
         colour = self.images.dim() == 5 and self.images.shape[2] == 3
@@ -37,6 +38,12 @@ class FewShotDataset:
                              f"n_per_class, 3, H, W] (RGB), got {self.images.dtype} {tuple(self.images.shape)}")
         if len(self.class_names) != self.images.shape[0]:
             raise ValueError(f"{len(self.class_names)} class names for {self.images.shape[0]} classes")
+        if self.counts is not None:
+            self.counts = torch.as_tensor(self.counts, dtype=torch.long)
+            if self.counts.shape != (self.n_classes,) or not (1 <= self.counts).all() \
+                    or (self.counts > self.n_per_class).any():
+                raise ValueError(f"counts must give each of the {self.n_classes} classes 1..{self.n_per_class} "
+                                 f"images, got {self.counts.tolist()}")
 
     @property
     def n_classes(self) -> int:
@@ -45,6 +52,10 @@ class FewShotDataset:
     @property
     def n_per_class(self) -> int:
         return self.images.shape[1]
+
+    def class_counts(self) -> torch.Tensor:
+        """How many images each class has: ``[n_classes]`` (all ``n_per_class`` unless ``counts`` says less)."""
+        return self.counts if self.counts is not None else torch.full((self.n_classes,), self.n_per_class)
 
     @property
     def image_size(self) -> int:
@@ -60,10 +71,16 @@ class FewShotDataset:
         out = self.images[classes, items]
         return out if self.channels == 3 else out.unsqueeze(-3)
 
-    def flat(self) -> torch.Tensor:
-        """Every image, class-major, with a channel axis: uint8 ``[n_classes * n_per_class, C, H, W]``."""
+    def flat(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Every image, class-major, with a channel axis, and its class: uint8 ``[n_images, C, H, W]`` and
+        ``[n_images]`` (padding left out when classes have different numbers of images)."""
         out = self.images.flatten(0, 1)
-        return out if self.channels == 3 else out.unsqueeze(1)
+        out = out if self.channels == 3 else out.unsqueeze(1)
+        labels = torch.arange(self.n_classes).repeat_interleave(self.n_per_class)
+        if self.counts is not None:
+            keep = (torch.arange(self.n_per_class)[None, :] < self.counts[:, None]).flatten()
+            out, labels = out[keep], labels[keep]
+        return out, labels
 
     def preprocess(self) -> Preprocess:
         """How a raw picture becomes an image like this set's: the preprocessing a model trained on it ships."""
@@ -80,7 +97,7 @@ class FewShotDataset:
                 "std": list(self.info.get("std", IMAGENET_STD))}
 
     def __len__(self) -> int:
-        return self.n_classes * self.n_per_class
+        return int(self.class_counts().sum())
 
     def __repr__(self) -> str:
         colour = ", RGB" if self.channels == 3 else ""
