@@ -1,0 +1,56 @@
+"""Photos through a checkpoint: its preprocessing takes a picture of any size and mode to what it was trained on."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import fsl_course
+from fsl_course.checkpoints import save_checkpoint
+from fsl_course.data.dataset import FewShotDataset
+from fsl_course.data.images import Preprocess
+from fsl_course.methods import build_method
+
+
+def _photo(colour, size, mode):
+    rgb = Image.new("RGB", size, colour)
+    if mode == "P":  # an adaptive palette keeps the colour exact (the default web palette dithers it)
+        return rgb.convert("P", palette=Image.Palette.ADAPTIVE)
+    return rgb if mode == "RGB" else rgb.convert(mode)
+
+
+def test_rgb_preprocessing_resizes_the_whole_picture_and_keeps_colour():
+    pre = Preprocess(image_size=84, invert=False, channels=3)
+    for size in ((84, 84), (500, 375), (31, 64)):
+        for mode in ("RGB", "RGBA", "L", "P", "CMYK"):
+            x = pre([_photo((200, 40, 10), size, mode)])
+            assert x.shape == (1, 3, 84, 84) and x.dtype == torch.float32, (size, mode)
+            rgb = np.asarray(_photo((200, 40, 10), size, mode).convert("RGB"), dtype=np.float32)[0, 0] / 255
+            torch.testing.assert_close(x[0, :, 40, 40], torch.from_numpy(rgb), atol=2 / 255, rtol=0)
+    # a tensor already in the convention (RGB, 0..1 or uint8) is taken as it is, resized if needed
+    t = torch.rand(3, 84, 84)
+    torch.testing.assert_close(pre(t)[0], t)
+    assert pre(torch.zeros(2, 3, 100, 100, dtype=torch.uint8)).shape == (2, 3, 84, 84)
+    with pytest.raises(ValueError, match=r"\[3, H, W\] or \[B, 3, H, W\] RGB; got shape \(1, 84, 84\)"):
+        pre(torch.zeros(1, 84, 84))
+    with pytest.raises(ValueError, match="channels must be 1 .* or 3"):
+        Preprocess(channels=4)
+
+
+def test_a_photo_checkpoint_classifies_raw_pictures_of_any_size(tmp_path):
+    """A ProtoNet on (untrained) RGB Conv-4, saved with a photo set's preprocessing: pictures whose class is their
+    colour are told apart from one raw support photo each, whatever their size and mode."""
+    torch.manual_seed(0)
+    data = FewShotDataset("colours", torch.zeros(2, 1, 3, 84, 84, dtype=torch.uint8), ["a", "b"])
+    method = build_method("protonet", backbone_config=data.backbone_config())
+    save_checkpoint(tmp_path / "photo.pt", method, data.preprocess())
+    clf = fsl_course.load_classifier(tmp_path / "photo.pt")
+    assert clf.preprocess == Preprocess(image_size=84, invert=False, crop=False, channels=3)
+    colours = {"red": (220, 20, 20), "green": (20, 200, 40), "blue": (30, 30, 220)}
+    clf.fit([_photo(c, (320, 240), "RGB") for c in colours.values()], list(colours))
+    queries = [(_photo(c, size, mode), name) for name, c in colours.items()
+               for size, mode in (((64, 64), "RGBA"), ((1000, 50), "RGB"), ((84, 84), "P"))]
+    assert clf.predict([q for q, _ in queries]) == [name for _, name in queries]
+    assert clf.predict_proba([q for q, _ in queries]).shape == (9, 3)
