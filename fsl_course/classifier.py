@@ -1,12 +1,16 @@
 """The public face of the course: a few-shot classifier from any method's checkpoint, sklearn style.
 
 >>> clf = fsl_course.load_classifier("checkpoints/protonet_omniglot_1shot.pt")
->>> clf.fit(support_images, ["alpha", "beta", "gamma"])   # PIL images or image tensors, any hashable labels
+>>> clf.fit(support_images, ["alpha", "beta", "gamma"])   # pictures (PIL, paths, arrays, tensors), any labels
 >>> clf.predict(query_images)                             # -> ["beta", "alpha", ...]
 >>> clf.predict_proba(query_images)                       # -> Tensor [n_query, n_way], columns = clf.classes_
 
 The checkpoint carries its preprocessing, so a raw 105x105 Omniglot PNG (or a scan of a drawing) goes straight
-in. ``fit`` never changes the stored model: it only remembers (or, for MAML, adapts to) the support set.
+in. Images may be PIL images, file paths, numpy arrays or tensors (see
+:meth:`~fsl_course.data.images.Preprocess.__call__`): a tensor that breaks the course's convention is refused
+with how to fix it, and a colour photo given to a character model draws a warning. Photos of drawings on paper:
+``load_classifier(path, photos=True)``. ``fit`` never changes the stored model: it only remembers (or, for MAML,
+adapts to) the support set.
 """
 
 from __future__ import annotations
@@ -78,7 +82,15 @@ class FewShotClassifier:
         return [self.classes_[i] for i in self.decision_function(query_images).argmax(dim=1).tolist()]
 
 
-def load_classifier(path, device=None) -> FewShotClassifier:
-    """Load any method's checkpoint as a :class:`FewShotClassifier`."""
+def load_classifier(path, device=None, photos: bool = False) -> FewShotClassifier:
+    """Load any method's checkpoint as a :class:`FewShotClassifier`.
+
+    ``photos=True`` is photo mode for a character model: for photos or scans of drawings made on paper (dark or
+    coloured ink, grey paper, any pen), which it inverts, crops to the ink and redraws at Omniglot's pen width
+    before the model sees them (:meth:`~fsl_course.data.images.Preprocess.for_photos`). Without it a photo of a
+    drawing is only inverted and resized, and a pen line much thinner or thicker than Omniglot's costs accuracy.
+    """
     method, preprocess, blob = load_method(path)
+    if photos:
+        preprocess = preprocess.for_photos()
     return FewShotClassifier(method, preprocess, device, info={k: blob[k] for k in ("method", "config")})

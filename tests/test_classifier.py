@@ -69,8 +69,10 @@ def test_errors_are_clear(checkpoint, run1):
         clf.fit(training[:3], ["a", "b"])
     with pytest.raises(ValueError, match="only one class \\('a'\\)"):
         clf.fit(training[:3], ["a", "a", "a"])
-    with pytest.raises(TypeError, match="expected PIL images or torch tensors, got str"):
+    with pytest.raises(FileNotFoundError, match="no picture file at image.png"):
         clf.fit(["image.png", "other.png"], ["a", "b"])
+    with pytest.raises(TypeError, match="expected PIL images, file paths, numpy arrays or torch tensors, got int"):
+        clf.fit([1, 2], ["a", "b"])
     with pytest.raises(ValueError, match="greyscale"):
         clf.fit(torch.zeros(2, 3, 28, 28), ["a", "b"])
 

@@ -1,12 +1,15 @@
 """Turning pictures into the tensors the models see: one place, used by the data sets and the classifier.
 
 The course's image convention (as in the ProtoNet and MAML code): greyscale, ink bright on a dark
-background (Omniglot's black-on-white drawings are inverted), values in [0, 1] as float, or 0..255 as uint8.
+background (Omniglot's black-on-white drawings are inverted), values in [0, 1] as float, or 0..255 as uint8;
+photos are RGB in the same ranges (their normalisation happens inside the model).
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import warnings
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -48,6 +51,11 @@ class Preprocess:
             if rgb.size != (self.image_size, self.image_size):
                 rgb = rgb.resize((self.image_size, self.image_size), Image.Resampling.LANCZOS)
             return torch.from_numpy(np.array(rgb, dtype=np.uint8)).permute(2, 0, 1).contiguous()
+        if colourfulness(img) > COLOUR_PHOTO:
+            warnings.warn(f"a colour photo (colourfulness {colourfulness(img):.0f} of 255) went into a model trained "
+                          "on black-and-white drawings: its answer is unlikely to mean anything. Use a model "
+                          "trained on photos (a mini-ImageNet checkpoint) for photos; for a photo of a drawing, use "
+                          "photo mode (load_classifier(path, photos=True))", UserWarning, stacklevel=3)
         invert = self.invert if invert is None else invert
         grey = np.asarray(img.convert("L"), dtype=np.uint8)
         if invert == "auto":
@@ -59,18 +67,31 @@ class Preprocess:
         small = Image.fromarray(grey).resize((self.image_size, self.image_size), Image.Resampling.LANCZOS)
         return torch.from_numpy(np.array(small, dtype=np.uint8))
 
-    def __call__(self, images) -> torch.Tensor:
-        """PIL images or image tensors -> float ``[B, 1, S, S]`` in [0, 1], ink bright.
+    def for_photos(self) -> "Preprocess":
+        """Photo mode, for photos and scans of drawings made outside Omniglot (a phone picture of ink on paper):
+        automatic inversion, the paper's grey to black, a crop to the ink and the strokes redrawn at Omniglot's
+        pen width (see the class docstring). A photo model (``channels=3``) is unchanged."""
+        return self if self.channels == 3 else replace(self, invert="auto", crop=True)
 
-        PIL images are raw pictures (converted to greyscale, inverted per ``invert``, resized). Tensors are
-        taken to follow the course's convention already (ink bright; uint8 0..255 or float 0..1), with shape
-        ``[H, W]``, ``[1, H, W]`` or ``[B, 1, H, W]``; they are resized if their size differs.
+    def __call__(self, images) -> torch.Tensor:
+        """Pictures -> float ``[B, C, S, S]`` in [0, 1] (``C`` = 1: greyscale, ink bright; 3: RGB).
+
+        ``images`` is one picture or a sequence of them, each a PIL image, a file path, a numpy array or a
+        torch tensor. PIL images, files and numpy arrays (``H x W`` grey or ``H x W x 3`` colour; uint8 0..255 or
+        float 0..1) are raw pictures: converted, inverted per ``invert``, resized. Tensors are taken to follow
+        the course's convention already: uint8 0..255 or float 0..1, ``[H, W]``, ``[1, H, W]`` or
+        ``[B, 1, H, W]`` with ink bright (RGB models: ``[3, H, W]`` or ``[B, 3, H, W]``); they are resized if
+        their size differs. A tensor that breaks the convention is refused with a note on how to fix it.
         """
-        if isinstance(images, (Image.Image, torch.Tensor)):
+        if isinstance(images, (Image.Image, torch.Tensor, np.ndarray, str, Path)):
             images = [images]
         out = []
         c = self.channels
         for img in images:
+            if isinstance(img, (str, Path)):
+                img = read_picture(img)
+            elif isinstance(img, np.ndarray):
+                img = array_to_pil(img)
             if isinstance(img, Image.Image):
                 t = to_float(self.pil_to_uint8(img))
                 out.append(t[None] if c == 3 else t[None, None])
@@ -81,15 +102,77 @@ class Preprocess:
                 if t.dim() != 4 or t.shape[1] != c:
                     kind = "[H, W], [1, H, W] or [B, 1, H, W] greyscale" if c == 1 else "[3, H, W] or [B, 3, H, W] RGB"
                     raise ValueError(f"an image tensor must be {kind}; got shape {tuple(img.shape)}")
+                check_convention(t, img.dtype, c)
                 if t.shape[-2:] != (self.image_size, self.image_size):
                     t = torch.nn.functional.interpolate(t, size=(self.image_size, self.image_size),
                                                         mode="bilinear", antialias=True, align_corners=False)
                 out.append(t)
             else:
-                raise TypeError(f"expected PIL images or torch tensors, got {type(img).__name__}")
+                raise TypeError(f"expected PIL images, file paths, numpy arrays or torch tensors, got "
+                                f"{type(img).__name__}")
         if not out:
             raise ValueError("no images were given")
         return torch.cat(out)
+
+
+def check_convention(t: torch.Tensor, dtype: torch.dtype, channels: int) -> None:
+    """Refuse float tensors outside 0..1 and (greyscale) dark ink on a light background, saying how to fix it."""
+    if dtype != torch.uint8:
+        top, low = float(t.max()), float(t.min())
+        if top > 1.0 + 1e-4:
+            raise ValueError(f"float image tensors must hold values in 0..1, but these reach {top:.1f} (0..255 "
+                             "values?): divide them by 255, or pass uint8 tensors")
+        if low < -1e-4:
+            raise ValueError(f"float image tensors must hold values in 0..1, but these go down to {low:.2f} "
+                             "(normalised already?): pass the unnormalised images in 0..1; a model normalises "
+                             "its input itself")
+    if channels == 1:
+        border = torch.cat([t[..., 0, :], t[..., -1, :], t[..., :, 0], t[..., :, -1]], dim=-1).flatten(1)
+        light = border.median(dim=1).values > 0.5
+        if light.any():
+            raise ValueError(f"{int(light.sum())} of {len(t)} image tensors have a light background, but the "
+                             "models expect ink bright on a dark background (the course's convention; "
+                             "torchvision's to_tensor on Omniglot's PNGs gives dark ink on white): pass 1 - x, or "
+                             "pass the PIL images (or file paths), which are inverted automatically")
+
+
+def read_picture(path) -> Image.Image:
+    """Open the picture file ``path`` (fully read, so the file is closed), naming it if it is no picture."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise FileNotFoundError(f"no picture file at {path}")
+    try:
+        with Image.open(path) as img:
+            img.load()
+            return img.copy()
+    except (OSError, ValueError, Image.DecompressionBombError) as e:
+        raise ValueError(f"{path} is not a picture that can be read (PNG, JPEG, WebP, ...): "
+                         f"{type(e).__name__}: {e}") from e
+
+
+def array_to_pil(a: np.ndarray) -> Image.Image:
+    """A numpy picture (``H x W`` or ``H x W x 3|4``; uint8 0..255, or float 0..1) as a PIL image."""
+    if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] not in (1, 3, 4)):
+        raise ValueError(f"a numpy picture must be H x W (grey) or H x W x 3 (colour), got shape {a.shape}; "
+                         "for a batch, pass a list of arrays")
+    if a.dtype != np.uint8:
+        if a.size and (a.max() > 1.0 + 1e-4 or a.min() < -1e-4):
+            raise ValueError(f"a float numpy picture must hold values in 0..1, got {a.min():.2f}..{a.max():.2f}:"
+                             " divide by 255, or pass uint8")
+        a = (a.astype(np.float64) * 255).round().astype(np.uint8)
+    return Image.fromarray(a[..., 0] if a.ndim == 3 and a.shape[2] == 1 else a)
+
+
+def colourfulness(img: Image.Image) -> float:
+    """Mean over pixels of (largest - smallest channel), 0..255: about 0 for drawings, scans and grey
+    pictures, a few for ink photographed on paper, tens for colour photos."""
+    if img.mode in ("1", "L", "LA", "I", "I;16", "F"):
+        return 0.0
+    rgb = np.asarray(img.convert("RGB"), dtype=np.int16)
+    return float((rgb.max(axis=2) - rgb.min(axis=2)).mean())
+
+
+COLOUR_PHOTO = 32.0  # colourfulness above which a picture is a colour photo, not a drawing
 
 
 def to_float(images: torch.Tensor) -> torch.Tensor:
