@@ -88,13 +88,12 @@ def draw_indices(dataset: FewShotDataset, way: int, shot: int, query: int, n: in
 def make_episode(dataset: FewShotDataset, classes: torch.Tensor, items: torch.Tensor, shot: int) -> Episode:
     """Gather the episode with label ``i`` = ``classes[i]`` and images ``items[i]`` (first ``shot`` support)."""
     way, per = items.shape
-    imgs = to_float(dataset.pick(classes[:, None], items))  # [N, K+Q, C, H, W]
+    rows = classes[:, None]
     labels = torch.arange(way)[:, None].expand(way, per)
-    shape = imgs.shape[2:]
-    return Episode(
-        support=imgs[:, :shot].reshape(-1, *shape),
+    return Episode(  # support and query gathered apart, so each is contiguous with no further copy
+        support=to_float(dataset.pick(rows, items[:, :shot]).flatten(0, 1)),  # [N*K, C, H, W]
         support_labels=labels[:, :shot].reshape(-1),
-        query=imgs[:, shot:].reshape(-1, *shape),
+        query=to_float(dataset.pick(rows, items[:, shot:]).flatten(0, 1)),
         query_labels=labels[:, shot:].reshape(-1),
         classes=classes,
         items=items,
