@@ -19,9 +19,9 @@ from collections.abc import Hashable, Sequence
 
 import torch
 
-from fsl_course.checkpoints import load_method
 from fsl_course.data.images import Preprocess
 from fsl_course.methods import FewShotMethod
+from fsl_course.training.checkpoints import load_method
 
 
 class FewShotClassifier:

@@ -54,7 +54,7 @@ def method_options(name: str, options: dict, data) -> dict:
 def _cmd_train(args) -> int:
     from fsl_course.config import get_device
     from fsl_course.methods import build_method
-    from fsl_course.train import TrainConfig, train
+    from fsl_course.training.episodic import TrainConfig, train
 
     train_data, val_data = _training_data(args)
     method = build_method(args.method, **method_options(args.method, parse_settings(args.set), train_data))
@@ -73,7 +73,7 @@ def _cmd_train(args) -> int:
 def _cmd_pretrain(args) -> int:
     from fsl_course.config import get_device
     from fsl_course.methods.baseline import Baseline
-    from fsl_course.pretrain import PretrainConfig, pretrain
+    from fsl_course.training.pretrain import PretrainConfig, pretrain
 
     train_data, val_data = _training_data(args)
     if val_data is None:
@@ -90,7 +90,7 @@ def _cmd_pretrain(args) -> int:
 
 
 def _cmd_heads(args) -> int:
-    from fsl_course.pretrain import evaluate_heads
+    from fsl_course.training.pretrain import evaluate_heads
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -131,7 +131,7 @@ def parse_settings(pairs: list[str] | None) -> dict:
 def evaluate_checkpoint(path, protocol: str = "vinyals", settings=SETTINGS, n_episodes: int = 1000,
                         query: int = 15, seed=None, device=None, progress: bool = True) -> dict:
     """Score a checkpoint on the protocol's fixed test episodes; ``{"5-way 1-shot": EvalResult, ...}``."""
-    from fsl_course.checkpoints import load_method
+    from fsl_course.training.checkpoints import load_method
     from fsl_course.data.omniglot import load_omniglot
     from fsl_course.episodes import EpisodeSet
     from fsl_course.evaluate import PROTOCOLS, TEST_SEED, evaluate

@@ -14,11 +14,11 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from fsl_course.checkpoints import training_commands, training_stages
 from fsl_course.config import REPO_ROOT, checkpoints_dir
 from fsl_course.evaluate import SETTINGS as EVAL_SETTINGS
 from fsl_course.evaluate import setting_name
 from fsl_course.io import read_json
+from fsl_course.training.checkpoints import training_commands, training_stages
 
 #: Published accuracies (%) on Omniglot, vinyals protocol, Conv-4: 5w1s, 5w5s, 20w1s, 20w5s.
 PAPERS = {

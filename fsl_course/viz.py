@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from fsl_course.train import STAGE_START
+from fsl_course.training.episodic import STAGE_START
 
 _CELL = 0.9  # inches per image in a grid
 _GAP = 0.35  # grey level of the lines between images in a montage

@@ -8,13 +8,13 @@ import pytest
 import torch
 from torch import nn
 
-from fsl_course.checkpoints import load_method, save_checkpoint
 from fsl_course.classifier import FewShotClassifier
 from fsl_course.data.images import Preprocess
 from fsl_course.episodes import EpisodeSet
 from fsl_course.methods import build_method
 from fsl_course.methods.baseline import HEADS, Baseline, centroid_scores, finetune, fit_linear_head
-from fsl_course.pretrain import PretrainConfig, evaluate_heads, first_episodes, pretrain
+from fsl_course.training.checkpoints import load_method, save_checkpoint
+from fsl_course.training.pretrain import PretrainConfig, evaluate_heads, first_episodes, pretrain
 from tests.conftest import tiny_dataset
 
 
@@ -212,7 +212,7 @@ def test_first_episodes_are_the_same_episodes():
 
 
 def test_evaluate_heads_writes_every_head(tmp_path, monkeypatch):
-    from fsl_course import pretrain as pretrain_module
+    from fsl_course.training import pretrain as pretrain_module
 
     save_checkpoint(tmp_path / "b.pt", small_baseline("centroid"), Preprocess(28))
     monkeypatch.setattr("fsl_course.data.omniglot.load_omniglot", lambda *a, **k: tiny_dataset(8, 6, size=28))
@@ -258,7 +258,7 @@ def test_cli_pretrain_and_heads_pass_their_options(monkeypatch, tmp_path, capsys
         seen.update(method=method, config=config, val=val_data, resume=resume)
         return {"best": {"val_accuracy": 97.5, "epoch": 3}}
 
-    monkeypatch.setattr("fsl_course.pretrain.pretrain", fake_pretrain)
+    monkeypatch.setattr("fsl_course.training.pretrain.pretrain", fake_pretrain)
     monkeypatch.setattr("fsl_course.data.omniglot.load_omniglot", lambda *a, **k: tiny_dataset(8, 6, size=28))
     assert cli.main(["pretrain", "--out", str(tmp_path / "b.pt"), "--head", "cosine", "--epochs", "3",
                      "--shift", "0", "--no-resume"]) == 0
@@ -270,7 +270,7 @@ def test_cli_pretrain_and_heads_pass_their_options(monkeypatch, tmp_path, capsys
         cli.main(["pretrain", "--out", str(tmp_path / "b.pt"), "--val-split", "none"])
 
     calls = {}
-    monkeypatch.setattr("fsl_course.pretrain.evaluate_heads", lambda *a, **k: calls.update(args=a, kwargs=k))
+    monkeypatch.setattr("fsl_course.training.pretrain.evaluate_heads", lambda *a, **k: calls.update(args=a, kwargs=k))
     assert cli.main(["heads", str(tmp_path / "b.pt"), "--heads", "logistic", "--shots", "5",
                      "--finetune-episodes", "50", "--json", str(tmp_path / "h.json")]) == 0
     checkpoint, heads, shots, way, episodes, finetune_episodes = calls["args"][:6]

@@ -10,10 +10,10 @@ import torch
 from PIL import Image, ImageDraw
 
 import fsl_course
-from fsl_course.checkpoints import save_checkpoint
 from fsl_course.data.images import COLOUR_PHOTO, Preprocess, colourfulness
 from fsl_course.data.runs import load_runs
 from fsl_course.methods import build_method
+from fsl_course.training.checkpoints import save_checkpoint
 
 
 @pytest.fixture(scope="module")

@@ -12,12 +12,12 @@ from torch import nn
 from torch.func import functional_call
 
 import fsl_course
-from fsl_course.checkpoints import load_method, save_checkpoint
 from fsl_course.data.images import Preprocess
 from fsl_course.episodes import EpisodeSet
 from fsl_course.methods import build_method
 from fsl_course.methods.maml import MAML, inner_loop, meta_loss, vmap_meta_loss
-from fsl_course.train import TrainConfig, _config_key, state_path, train
+from fsl_course.training.checkpoints import load_method, save_checkpoint
+from fsl_course.training.episodic import TrainConfig, _config_key, state_path, train
 from tests.conftest import tiny_dataset
 
 TRAIN, VAL = tiny_dataset(12, 6, 28, seed=1), tiny_dataset(6, 6, 28, seed=2)
@@ -309,7 +309,7 @@ def test_cli_passes_meta_batch_and_method_options(monkeypatch, tmp_path):
         seen.update(method=method, config=config)
         return {"best": {"val_accuracy": 0.0, "step": 0}}
 
-    monkeypatch.setattr("fsl_course.train.train", fake_train)
+    monkeypatch.setattr("fsl_course.training.episodic.train", fake_train)
     monkeypatch.setattr("fsl_course.data.omniglot.load_omniglot", lambda *a, **k: TRAIN)
     cli.main(["train", "maml", "--set", "inner_steps=2", "--set", "first_order=true", "--out", str(tmp_path / "m.pt"),
               "--way", "5", "--shot", "1", "--meta-batch", "4"])

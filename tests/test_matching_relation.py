@@ -8,13 +8,13 @@ import pytest
 import torch
 from torch import nn
 
-from fsl_course.checkpoints import load_method, save_checkpoint
 from fsl_course.cli import parse_settings
 from fsl_course.data.images import Preprocess
 from fsl_course.episodes import Episode
 from fsl_course.methods import build_method
 from fsl_course.methods.matching import MatchingNet, attention_to_class_probabilities, cosine_attention
 from fsl_course.methods.relation import RelationNet, class_features
+from fsl_course.training.checkpoints import load_method, save_checkpoint
 
 
 class Flatten(nn.Module):

@@ -10,13 +10,13 @@ import pytest
 import torch
 
 from fsl_course import showdown
-from fsl_course.checkpoints import save_checkpoint
 from fsl_course.config import REPO_ROOT, checkpoints_dir
 from fsl_course.data.images import Preprocess
 from fsl_course.evaluate import parse_setting
 from fsl_course.methods.maml import MAML
 from fsl_course.methods.protonet import ProtoNet
 from fsl_course.report import recorded_results
+from fsl_course.training.checkpoints import save_checkpoint
 from tests.conftest import tiny_dataset
 
 matplotlib.use("Agg")
@@ -119,7 +119,7 @@ def test_shipped_showdown_is_complete_and_matches_the_chapters():
             if cell["source"].endswith(".test.json"):
                 assert cell["accuracy"] == pytest.approx(recorded_results(entry.checkpoint)[setting].mean, abs=1e-9)
             elif cell["source"].endswith(".heads.json"):
-                from fsl_course.pretrain import recorded_heads
+                from fsl_course.training.pretrain import recorded_heads
 
                 heads = recorded_heads(entry.checkpoint)
                 assert cell["accuracy"] == pytest.approx(heads[entry.options["head"]][setting].mean, abs=1e-9)

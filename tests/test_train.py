@@ -10,13 +10,13 @@ import pytest
 import torch
 
 import fsl_course
-from fsl_course.checkpoints import (load_method, read_checkpoint, save_checkpoint, training_commands,
-                                      training_stages)
 from fsl_course.data.images import Preprocess
 from fsl_course.episodes import EpisodeSet
 from fsl_course.evaluate import VAL_SEED, EvalResult, confidence_interval, evaluate
 from fsl_course.methods import build_method
-from fsl_course.train import TrainConfig, metrics_path, state_path, train
+from fsl_course.training.checkpoints import (load_method, read_checkpoint, save_checkpoint, training_commands,
+                                               training_stages)
+from fsl_course.training.episodic import TrainConfig, metrics_path, state_path, train
 from tests.conftest import tiny_dataset
 
 TRAIN, VAL = tiny_dataset(12, 6, 28, seed=1), tiny_dataset(6, 6, 28, seed=2)
@@ -200,8 +200,8 @@ def _shipped_records():
 def test_the_shipped_settings_rebuild_each_checkpoints_config_and_method(name):
     from dataclasses import asdict
 
-    from fsl_course.checkpoints import shipped_settings, shipped_stages
-    from fsl_course.pretrain import PretrainConfig
+    from fsl_course.training.checkpoints import shipped_settings, shipped_stages
+    from fsl_course.training.pretrain import PretrainConfig
 
     record = json.loads((fsl_course.config.checkpoints_dir() / f"{name}.json").read_text())
     stages = training_stages(record)
@@ -221,7 +221,7 @@ def test_the_shipped_settings_rebuild_each_checkpoints_config_and_method(name):
 
 def test_retraining_in_a_notebook_uses_the_shipped_settings_unless_told_otherwise(tmp_path, monkeypatch):
     import fsl_course.data.omniglot
-    import fsl_course.train
+    import fsl_course.training.episodic
 
     folder = tmp_path / "checkpoints"
     folder.mkdir()
@@ -242,24 +242,24 @@ def test_retraining_in_a_notebook_uses_the_shipped_settings_unless_told_otherwis
         seen.update(method=method, config=config, out=out)
         raise Stop
 
-    monkeypatch.setattr(fsl_course.train, "train", fake_train)
+    monkeypatch.setattr(fsl_course.training.episodic, "train", fake_train)
     with pytest.raises(Stop):
-        fsl_course.train.load_or_train("net", "matching")
+        fsl_course.training.episodic.load_or_train("net", "matching")
     assert seen["config"].episodes == 8 and seen["config"].way == 4 and seen["config"].val_every == 2
     assert seen["config"].command == "the settings of checkpoints/net.pt, made by: fsl-course x"
     assert seen["method"].config["scale"] == 7.0
     assert seen["out"] == tmp_path / "data" / "checkpoints" / "net.pt"  # never over the shipped file
     with pytest.raises(Stop):  # settings given explicitly win
-        fsl_course.train.load_or_train("net", "matching", _config(6), method_config={"scale": 3})
+        fsl_course.training.episodic.load_or_train("net", "matching", _config(6), method_config={"scale": 3})
     assert seen["config"].episodes == 6 and seen["method"].config["scale"] == 3
     with pytest.raises(FileNotFoundError, match="pass the training settings"):
-        fsl_course.train.load_or_train("missing", "matching")
+        fsl_course.training.episodic.load_or_train("missing", "matching")
 
 
 def test_retraining_a_model_shipped_in_two_stages_retrains_both_the_second_continuing_the_first(tmp_path,
                                                                                                  monkeypatch):
     import fsl_course.data.omniglot
-    import fsl_course.train
+    import fsl_course.training.episodic
 
     folder = tmp_path / "checkpoints"
     folder.mkdir()
@@ -284,9 +284,9 @@ def test_retraining_a_model_shipped_in_two_stages_retrains_both_the_second_conti
         if len(calls) == 2:
             raise Stop
 
-    monkeypatch.setattr(fsl_course.train, "train", fake_train)
+    monkeypatch.setattr(fsl_course.training.episodic, "train", fake_train)
     with pytest.raises(Stop):
-        fsl_course.train.load_or_train("net", "matching")
+        fsl_course.training.episodic.load_or_train("net", "matching")
     (c1, out1), (c2, out2) = calls
     assert (c1.episodes, c1.lr, c1.seed, c1.init) == (8, first.lr, first.seed, "")
     assert (c2.episodes, c2.lr, c2.seed) == (6, 3e-4, 7)

@@ -2,7 +2,7 @@
 
 "A Closer Look at Few-Shot Classification" (Chen et al. 2019) and "Rethinking Few-Shot Image Classification"
 (Tian et al. 2020) found that a network pretrained with ordinary supervised cross entropy on all the base
-classes (``fsl_course.pretrain``), with a simple classifier fitted on its features for each episode, rivals
+classes (``fsl_course.training.pretrain``), with a simple classifier fitted on its features for each episode, rivals
 meta-learning. The backbone is frozen; for each episode ``head`` chooses what is fitted on the support set:
 
 * ``"centroid"``: nearest class mean (centroid) of the L2-normalised features, scored like ProtoNet by minus the

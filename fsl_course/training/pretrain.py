@@ -24,14 +24,14 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from fsl_course.augment import random_shift
-from fsl_course.checkpoints import save_checkpoint
+from fsl_course.training.checkpoints import save_checkpoint
 from fsl_course.data.images import Preprocess, to_float
 from fsl_course.data.dataset import FewShotDataset
 from fsl_course.episodes import EpisodeSet
 from fsl_course.evaluate import VAL_SEED, evaluate
 from fsl_course.io import atomic_torch_save, atomic_write_json
 from fsl_course.methods.baseline import Baseline
-from fsl_course.train import load_state, metrics_path, state_path
+from fsl_course.training.episodic import load_state, metrics_path, state_path
 
 
 @dataclass
@@ -157,7 +157,7 @@ def load_or_pretrain(name: str = "baseline_omniglot", config: PretrainConfig | N
     settings (into the data folder, never over the shipped file); quick mode pretrains a handful of batches.
     Returns ``(method in eval mode, record)``.
     """
-    from fsl_course.checkpoints import load_method, shipped_settings
+    from fsl_course.training.checkpoints import load_method, shipped_settings
     from fsl_course.config import checkpoints_dir, data_dir, quick_mode, retrain
     from fsl_course.data.omniglot import load_omniglot
 
@@ -199,7 +199,7 @@ def evaluate_heads(checkpoint, heads=("centroid", "logistic", "cosine", "finetun
     Returns ``{head: {"5-way 1-shot": EvalResult, ...}}`` and, with ``json_path``, writes the results (and each
     head's options) there. ``finetune_episodes`` scores the slow finetune head on the first N episodes only.
     """
-    from fsl_course.checkpoints import load_method
+    from fsl_course.training.checkpoints import load_method
     from fsl_course.data.omniglot import load_omniglot
     from fsl_course.evaluate import PROTOCOLS, TEST_SEED, setting_name
 
