@@ -11,7 +11,7 @@ import torch
 
 from fsl_course.clip_cli import add_clip_commands
 from fsl_course.config import REPO_ROOT
-from fsl_course.evaluate import SETTINGS, setting_name
+from fsl_course.evaluation.evaluate import SETTINGS, evaluate_checkpoint
 
 
 def _cmd_download(args) -> int:
@@ -100,7 +100,7 @@ def _cmd_heads(args) -> int:
 
 
 def _cmd_showdown(args) -> int:
-    from fsl_course import showdown
+    from fsl_course.evaluation import showdown
 
     torch.set_num_threads(args.threads)
     previous = showdown.load(args.json) if Path(args.json).is_file() else None
@@ -125,30 +125,6 @@ def parse_settings(pairs: list[str] | None) -> dict:
             out[key] = json.loads(value)
         except json.JSONDecodeError:
             out[key] = value
-    return out
-
-
-def evaluate_checkpoint(path, protocol: str = "vinyals", settings=SETTINGS, n_episodes: int = 1000,
-                        query: int = 15, seed=None, device=None, progress: bool = True) -> dict:
-    """Score a checkpoint on the protocol's fixed test episodes; ``{"5-way 1-shot": EvalResult, ...}``."""
-    from fsl_course.training.checkpoints import load_method
-    from fsl_course.data.omniglot import load_omniglot
-    from fsl_course.episodes import EpisodeSet
-    from fsl_course.evaluate import PROTOCOLS, TEST_SEED, evaluate
-
-    if protocol not in PROTOCOLS:
-        raise ValueError(f"unknown protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")
-    method, pre, _ = load_method(path)
-    method.to(device or "cpu")
-    test = load_omniglot(PROTOCOLS[protocol]["test"], pre.image_size, quiet=not progress)
-    out = {}
-    for way, shot in settings:
-        why = method.unsupported(way, shot)
-        if why and settings == SETTINGS:  # the default settings: skip what this model cannot do, and say so
-            print(f"skipping {setting_name(way, shot)}: {why}")
-            continue
-        episodes = EpisodeSet(test, way, shot, query, n_episodes, TEST_SEED if seed is None else seed)
-        out[setting_name(way, shot)] = evaluate(method, episodes, device, progress=progress)
     return out
 
 
@@ -182,7 +158,7 @@ def _cmd_runs(args) -> int:
 
 
 def _cmd_report(args) -> int:
-    from fsl_course.report import results_markdown, update_readme
+    from fsl_course.evaluation.report import results_markdown, update_readme
 
     if args.readme:
         changed = update_readme(Path(args.readme))

@@ -338,7 +338,7 @@ def plot_score_matrix(scores: torch.Tensor, query_labels: torch.Tensor, title: s
 
 
 def plot_showdown(record: dict):
-    """The showdown (``fsl_course.showdown``): one panel per setting, each method's accuracy with its 95%
+    """The showdown (``fsl_course.evaluation.showdown``): one panel per setting, each method's accuracy with its 95%
     interval (the paper's number as an open diamond), and below, accuracy at 5-way 1-shot against the
     milliseconds per test episode (logarithmic), the marker's area growing with the number of parameters."""
     rows, settings = record["rows"], record["settings"]

@@ -318,7 +318,7 @@ def test_cli_passes_meta_batch_and_method_options(monkeypatch, tmp_path):
 
 
 def test_evaluate_scores_a_maml_model_at_its_own_number_of_ways_only(monkeypatch, tmp_path, capsys):
-    from fsl_course.cli import evaluate_checkpoint
+    from fsl_course.evaluation.evaluate import evaluate_checkpoint
 
     torch.manual_seed(0)
     save_checkpoint(tmp_path / "m.pt", MAML(way=5, backbone_config={"hidden": 8}), Preprocess(28))

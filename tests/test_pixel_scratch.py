@@ -7,7 +7,7 @@ import torch
 
 from fsl_course.data.omniglot import FewShotDataset
 from fsl_course.episodes import EpisodeSet
-from fsl_course.evaluate import evaluate
+from fsl_course.evaluation.evaluate import evaluate
 from fsl_course.methods.base import FewShotMethod
 from fsl_course.methods.pixel import PixelNN
 from fsl_course.scratch import train_from_scratch

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from fsl_course.cli import evaluate_checkpoint
 from fsl_course.data.runs import score_runs
-from fsl_course.evaluate import parse_setting
-from fsl_course.report import readme_block, results_markdown
+from fsl_course.evaluation.evaluate import evaluate_checkpoint
+from fsl_course.evaluation.evaluate import parse_setting
+from fsl_course.evaluation.report import readme_block, results_markdown
 
 CHECKPOINTS = Path(__file__).resolve().parent.parent / "checkpoints"
 TESTED = sorted(CHECKPOINTS.glob("*.test.json"))

@@ -9,13 +9,13 @@ import matplotlib
 import pytest
 import torch
 
-from fsl_course import showdown
 from fsl_course.config import REPO_ROOT, checkpoints_dir
 from fsl_course.data.images import Preprocess
-from fsl_course.evaluate import parse_setting
+from fsl_course.evaluation import showdown
+from fsl_course.evaluation.evaluate import parse_setting
+from fsl_course.evaluation.report import recorded_results
 from fsl_course.methods.maml import MAML
 from fsl_course.methods.protonet import ProtoNet
-from fsl_course.report import recorded_results
 from fsl_course.training.checkpoints import save_checkpoint
 from tests.conftest import tiny_dataset
 

@@ -12,7 +12,7 @@ import torch
 import fsl_course
 from fsl_course.data.images import Preprocess
 from fsl_course.episodes import EpisodeSet
-from fsl_course.evaluate import VAL_SEED, EvalResult, confidence_interval, evaluate
+from fsl_course.evaluation.evaluate import VAL_SEED, EvalResult, confidence_interval, evaluate
 from fsl_course.methods import build_method
 from fsl_course.training.checkpoints import (load_method, read_checkpoint, save_checkpoint, training_commands,
                                                training_stages)

@@ -14,7 +14,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from fsl_course import viz  # noqa: E402
 from fsl_course.data.omniglot import FewShotDataset  # noqa: E402
 from fsl_course.episodes import EpisodeSet  # noqa: E402
-from fsl_course.evaluate import EvalResult  # noqa: E402
+from fsl_course.evaluation.evaluate import EvalResult  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

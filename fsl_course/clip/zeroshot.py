@@ -298,7 +298,7 @@ def shot_curves(features: torch.Tensor, labels: torch.Tensor, text_weights: torc
 
 def summarise_curves(curves: dict[str, dict[int, torch.Tensor]]) -> list[dict]:
     """Rows ``{"method", "shot", "accuracy", "ci95"}`` (percent, 95 % interval over episodes)."""
-    from fsl_course.evaluate import confidence_interval
+    from fsl_course.evaluation.evaluate import confidence_interval
 
     rows = []
     for method, by_shot in curves.items():

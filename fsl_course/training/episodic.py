@@ -30,7 +30,7 @@ from fsl_course.io import atomic_torch_save, atomic_write_json
 from fsl_course.data.images import Preprocess
 from fsl_course.data.dataset import FewShotDataset
 from fsl_course.episodes import EpisodeSampler, EpisodeSet
-from fsl_course.evaluate import VAL_SEED, evaluate
+from fsl_course.evaluation.evaluate import VAL_SEED, evaluate
 from fsl_course.methods import FewShotMethod
 
 
@@ -74,7 +74,7 @@ def train(method: FewShotMethod, train_data: FewShotDataset, val_data: FewShotDa
     out = Path(out)
     if not any(p.requires_grad for p in method.parameters()):
         raise ValueError(f"{method.name} has no parameters to train: evaluate it directly instead "
-                         "(fsl_course.evaluate.evaluate)")
+                         "(fsl_course.evaluation.evaluate.evaluate)")
     if config.meta_batch < 1 or config.episodes % config.meta_batch or config.val_every % config.meta_batch:
         raise ValueError(f"meta_batch={config.meta_batch} must be >= 1 and divide episodes ({config.episodes}) and "
                          f"val_every ({config.val_every}): checkpoints are written between meta-batches")

@@ -28,7 +28,7 @@ from fsl_course.training.checkpoints import save_checkpoint
 from fsl_course.data.images import Preprocess, to_float
 from fsl_course.data.dataset import FewShotDataset
 from fsl_course.episodes import EpisodeSet
-from fsl_course.evaluate import VAL_SEED, evaluate
+from fsl_course.evaluation.evaluate import VAL_SEED, evaluate
 from fsl_course.io import atomic_torch_save, atomic_write_json
 from fsl_course.methods.baseline import Baseline
 from fsl_course.training.episodic import load_state, metrics_path, state_path
@@ -201,7 +201,7 @@ def evaluate_heads(checkpoint, heads=("centroid", "logistic", "cosine", "finetun
     """
     from fsl_course.training.checkpoints import load_method
     from fsl_course.data.omniglot import load_omniglot
-    from fsl_course.evaluate import PROTOCOLS, TEST_SEED, setting_name
+    from fsl_course.evaluation.evaluate import PROTOCOLS, TEST_SEED, setting_name
 
     method, pre, _ = load_method(checkpoint)
     if method.name != "baseline":
@@ -238,7 +238,7 @@ def evaluate_heads(checkpoint, heads=("centroid", "logistic", "cosine", "finetun
 def recorded_heads(name: str = "baseline_omniglot", folder: Path | None = None) -> dict:
     """The shipped ``NAME.heads.json`` (``fsl-course heads ... --json``): ``{head: {setting: Recorded}}``."""
     from fsl_course.config import checkpoints_dir
-    from fsl_course.report import Recorded
+    from fsl_course.evaluation.report import Recorded
 
     path = Path(folder or checkpoints_dir()) / f"{name}.heads.json"
     if not path.is_file():

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fsl_course.config import REPO_ROOT, checkpoints_dir
-from fsl_course.evaluate import SETTINGS as EVAL_SETTINGS
-from fsl_course.evaluate import setting_name
+from fsl_course.evaluation.evaluate import SETTINGS as EVAL_SETTINGS
+from fsl_course.evaluation.evaluate import setting_name
 from fsl_course.io import read_json
 from fsl_course.training.checkpoints import training_commands, training_stages
 
@@ -135,7 +135,7 @@ def results_markdown(folder: Path | None = None) -> str:
                 f"{mini['train_seconds']:.0f} s on {mini['threads']} CPU thread(s)."]
     showdown_file = REPO_ROOT / "results" / "showdown.json"
     if showdown_file.is_file():
-        from fsl_course import showdown
+        from fsl_course.evaluation import showdown
 
         out += ["", "### The showdown", "", "Every method of the course on the same fixed test episodes "
                 "(`fsl-course showdown`, notebook 09; `results/showdown.json`):", "",

@@ -2,6 +2,7 @@
 
 The interval is ``1.96 * std / sqrt(n)`` over the per-episode accuracies. Metric methods are evaluated in
 ``eval()`` mode, so batch norm uses its running statistics and no query influences another.
+:func:`evaluate_checkpoint` scores a saved model on a protocol's fixed test episodes (``fsl-course evaluate``).
 """
 
 from __future__ import annotations
@@ -87,3 +88,25 @@ def evaluate(method, episodes: EpisodeSet, device=None, progress: bool = True) -
     seconds = time.perf_counter() - start
     method.train(was_training)
     return EvalResult(accs, seconds, episodes.describe())
+
+
+def evaluate_checkpoint(path, protocol: str = "vinyals", settings=SETTINGS, n_episodes: int = 1000,
+                        query: int = 15, seed=None, device=None, progress: bool = True) -> dict:
+    """Score a checkpoint on the protocol's fixed test episodes; ``{"5-way 1-shot": EvalResult, ...}``."""
+    from fsl_course.data.omniglot import load_omniglot
+    from fsl_course.training.checkpoints import load_method
+
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"unknown protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")
+    method, pre, _ = load_method(path)
+    method.to(device or "cpu")
+    test = load_omniglot(PROTOCOLS[protocol]["test"], pre.image_size, quiet=not progress)
+    out = {}
+    for way, shot in settings:
+        why = method.unsupported(way, shot)
+        if why and settings == SETTINGS:  # the default settings: skip what this model cannot do, and say so
+            print(f"skipping {setting_name(way, shot)}: {why}")
+            continue
+        episodes = EpisodeSet(test, way, shot, query, n_episodes, TEST_SEED if seed is None else seed)
+        out[setting_name(way, shot)] = evaluate(method, episodes, device, progress=progress)
+    return out

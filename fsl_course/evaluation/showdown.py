@@ -14,7 +14,7 @@ the README and notebook 09 show):
 * **cost**: parameters, training time (from the checkpoint's training record) and milliseconds per test
   episode, all methods timed in this one run on the same first episodes of each setting, one after another,
   so that the times compare (one CPU thread unless told otherwise);
-* the papers' numbers beside them (``fsl_course.report.PAPERS``).
+* the papers' numbers beside them (``fsl_course.evaluation.report.PAPERS``).
 
 A MAML model has a head of ``way`` outputs, so it is scored only at its own number of ways.
 """
@@ -30,9 +30,10 @@ from pathlib import Path
 import torch
 
 from fsl_course.config import REPO_ROOT, checkpoints_dir
-from fsl_course.evaluate import PROTOCOLS, SETTINGS, TEST_SEED, EvalResult, evaluate, parse_setting, setting_name
+from fsl_course.evaluation.evaluate import (PROTOCOLS, SETTINGS, TEST_SEED, EvalResult, evaluate, parse_setting,
+                                            setting_name)
+from fsl_course.evaluation.report import LAKE_RUNS, PAPERS
 from fsl_course.io import atomic_write_json, atomic_write_text, read_json
-from fsl_course.report import LAKE_RUNS, PAPERS
 
 SETTING_NAMES = tuple(setting_name(w, s) for w, s in SETTINGS)
 RESULTS_JSON = REPO_ROOT / "results" / "showdown.json"
