@@ -17,18 +17,10 @@ from pathlib import Path
 from fsl_course.config import REPO_ROOT, checkpoints_dir
 from fsl_course.evaluation.evaluate import SETTINGS as EVAL_SETTINGS
 from fsl_course.evaluation.evaluate import setting_name
+from fsl_course.evaluation.references import LAKE_RUNS, PAPERS
 from fsl_course.io import read_json
 from fsl_course.training.checkpoints import training_commands, training_stages
 
-#: Published accuracies (%) on Omniglot, vinyals protocol, Conv-4: 5w1s, 5w5s, 20w1s, 20w5s.
-PAPERS = {
-    "protonet": ("Prototypical Nets (Snell et al. 2017, Table 1)", (98.8, 99.7, 96.0, 98.9)),
-    "matching": ("Matching Nets (Vinyals et al. 2016, as tabled by Snell et al. 2017)", (98.1, 98.9, 93.8, 98.5)),
-    "maml": ("MAML (Finn et al. 2017, Table 1; transductive batch norm)", (98.7, 99.9, 95.8, 98.9)),
-    "relation": ("Relation Net (Sung et al. 2018)", (99.6, 99.8, 97.6, 99.1)),
-}
-#: Official 20 runs, error %: (Lake et al. 2015).
-LAKE_RUNS = {"humans": 4.5, "Bayesian Program Learning": 3.3, "deep Siamese convnet": 8.0, "deep convnet": 13.5}
 SETTINGS = tuple(setting_name(way, shot) for way, shot in EVAL_SETTINGS)  # the table's column names
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 

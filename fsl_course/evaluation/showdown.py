@@ -14,7 +14,7 @@ the README and notebook 09 show):
 * **cost**: parameters, training time (from the checkpoint's training record) and milliseconds per test
   episode, all methods timed in this one run on the same first episodes of each setting, one after another,
   so that the times compare (one CPU thread unless told otherwise);
-* the papers' numbers beside them (``fsl_course.evaluation.report.PAPERS``).
+* the papers' numbers beside them (``fsl_course.evaluation.references.PAPERS``).
 
 A MAML model has a head of ``way`` outputs, so it is scored only at its own number of ways.
 """
@@ -32,7 +32,7 @@ import torch
 from fsl_course.config import REPO_ROOT, checkpoints_dir
 from fsl_course.evaluation.evaluate import (PROTOCOLS, SETTINGS, TEST_SEED, EvalResult, evaluate, parse_setting,
                                             setting_name)
-from fsl_course.evaluation.report import LAKE_RUNS, PAPERS
+from fsl_course.evaluation.references import LAKE_RUNS, PAPERS
 from fsl_course.io import atomic_write_json, atomic_write_text, read_json
 
 SETTING_NAMES = tuple(setting_name(w, s) for w, s in SETTINGS)
@@ -54,7 +54,7 @@ class Entry:
     chapter: str  # the notebook that teaches it
     options: dict = field(default_factory=dict)  # method.configure(**options) (the baselines' head)
     runs_checkpoint: str | None = None  # the model trained on the background alphabets, for the official runs
-    paper: str | None = None  # key of report.PAPERS
+    paper: str | None = None  # key of references.PAPERS
     skip: dict = field(default_factory=dict)  # setting -> why this row is not scored there
 
 
