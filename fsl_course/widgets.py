@@ -617,10 +617,10 @@ class InnerLoopView:
 
 def inner_loop_view(models: Mapping, step_sizes: Mapping | None = None, task: int = 0, k: int = 10,
                     steps: int = 1, max_k: int = 20, n_tasks: int = 20) -> InnerLoopView:
-    """Adapt every model of ``models`` (name -> :class:`~fsl_course.sine.SineMLP`) to the first ``k`` support
+    """Adapt every model of ``models`` (name -> :class:`~fsl_course.toys.sine.SineMLP`) to the first ``k`` support
     points of new sine task number ``task`` with ``steps`` plain gradient steps (each model's step size from
     ``step_sizes``, else the paper's 0.01); the models themselves are not changed."""
-    from fsl_course import sine
+    from fsl_course.toys import sine
 
     if not 1 <= k <= max_k:
         raise ValueError(f"the support set must have between 1 and {max_k} points, got {k}")

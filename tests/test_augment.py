@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from fsl_course.augment import AugmentedSupport, augment_support, distortion, random_shift
+from fsl_course.data.augment import AugmentedSupport, augment_support, distortion, random_shift
 from fsl_course.methods.baseline import Baseline
 
 

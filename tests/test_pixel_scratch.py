@@ -10,7 +10,7 @@ from fsl_course.episodes import EpisodeSet
 from fsl_course.evaluation.evaluate import evaluate
 from fsl_course.methods.base import FewShotMethod
 from fsl_course.methods.pixel import PixelNN
-from fsl_course.scratch import train_from_scratch
+from fsl_course.toys.scratch import train_from_scratch
 
 
 def images(*rows):

@@ -358,7 +358,7 @@ def shapes():
 
 @pytest.fixture(scope="module")
 def sine_models():
-    from fsl_course import sine
+    from fsl_course.toys import sine
     from fsl_course.config import REPO_ROOT
 
     return sine.load_models(REPO_ROOT / "results" / "sine_models.json")
@@ -366,7 +366,7 @@ def sine_models():
 
 def test_inner_loop_view_is_gradient_descent_on_the_first_k_points():
     """A linear model y = w x + b with MSE: the steps are computed by hand."""
-    from fsl_course import sine
+    from fsl_course.toys import sine
 
     torch.manual_seed(0)
     model = torch.nn.Linear(1, 1)

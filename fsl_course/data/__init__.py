@@ -1,6 +1,7 @@
 """The data sets, one module a source: ``omniglot`` (characters), ``mini_imagenet`` (photos); ``dataset``
 holds the in-memory layout they share, ``download`` the verified, atomic fetching, ``images`` the
-preprocessing of raw pictures, ``runs`` Lake's official 20 one-shot runs.
+preprocessing of raw pictures, ``runs`` Lake's official 20 one-shot runs, ``augment`` more shots from few
+(distorted copies of the support images; random shifts for pretraining).
 
 :func:`load_split` takes any split by name, as the command line does (``--train-split mini_train``).
 """

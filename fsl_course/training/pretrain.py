@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from fsl_course.augment import random_shift
+from fsl_course.data.augment import random_shift
 from fsl_course.training.checkpoints import save_checkpoint
 from fsl_course.data.images import Preprocess, to_float
 from fsl_course.data.dataset import FewShotDataset

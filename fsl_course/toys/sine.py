@@ -16,7 +16,7 @@ of *new* tasks:
   small steps from there move it slowly.
 
 The tasks of a meta-batch are vectorised with :func:`torch.func.vmap` (:func:`~fsl_course.methods.maml.
-vmap_meta_loss`), so a training iteration takes milliseconds on a CPU. ``python -m fsl_course.sine`` runs the
+vmap_meta_loss`), so a training iteration takes milliseconds on a CPU. ``python -m fsl_course.toys.sine`` runs the
 whole experiment and writes the models (``results/sine_models.json``) and the numbers
 (``results/sine_maml.json``).
 """
@@ -290,7 +290,7 @@ def main(argv=None) -> int:
 
     from fsl_course.io import atomic_write_json
 
-    p = argparse.ArgumentParser(prog="python -m fsl_course.sine", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(prog="python -m fsl_course.toys.sine", description=__doc__.split("\n")[0])
     p.add_argument("--iterations", type=int, default=20_000)
     p.add_argument("--k", type=int, default=10)
     p.add_argument("--tasks", type=int, default=1000)
@@ -299,7 +299,7 @@ def main(argv=None) -> int:
     p.add_argument("--json", help="write the results here")
     args = p.parse_args(argv)
     torch.set_num_threads(1)
-    command = "python -m fsl_course.sine " + shlex.join(sys.argv[1:] if argv is None else argv)
+    command = "python -m fsl_course.toys.sine " + shlex.join(sys.argv[1:] if argv is None else argv)
     models, record = run_experiment(args.iterations, args.k, args.tasks, args.seed)
     record["command"] = command
     for name, r in record["results"].items():
@@ -320,14 +320,14 @@ def save_models(path, models: dict, step_sizes: dict, command: str = "", k: int 
     They are not few-shot classifiers, so they are kept out of ``checkpoints/``, beside their results."""
     from fsl_course.io import atomic_write_json
 
-    atomic_write_json({"kind": "sine-wave regression models (fsl_course.sine.SineMLP)", "k": k, "command": command,
+    atomic_write_json({"kind": "sine-wave regression models (fsl_course.toys.sine.SineMLP)", "k": k, "command": command,
                        "step_sizes": step_sizes,
                        "models": {n: {key: v.tolist() for key, v in m.state_dict().items()} for n, m in models.items()}},
                       path)
 
 
 def load_models(path) -> tuple[dict, dict]:
-    """The models written by ``python -m fsl_course.sine --out PATH``: ``({name: SineMLP}, step sizes)``."""
+    """The models written by ``python -m fsl_course.toys.sine --out PATH``: ``({name: SineMLP}, step sizes)``."""
     import json
     from pathlib import Path
 
