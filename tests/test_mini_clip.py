@@ -10,8 +10,8 @@ import json
 import pytest
 import torch
 
+from fsl_course.cli.clip import add_clip_commands
 from fsl_course.clip import mini, synthetic
-from fsl_course.clip_cli import add_clip_commands
 
 #: even smaller towers than the shipped ones, so training in a test takes seconds
 TEST_MODEL = copy.deepcopy(mini.MINI_CONFIG)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from fsl_course.clip_cli import add_clip_commands
+from fsl_course.cli.clip import add_clip_commands
 from fsl_course.config import REPO_ROOT
 from fsl_course.evaluation.evaluate import SETTINGS, evaluate_checkpoint
 
@@ -284,7 +284,3 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     args.command_line = "fsl-course " + shlex.join(argv)  # recorded beside every result file
     return args.func(args)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
