@@ -107,3 +107,24 @@ def test_random_shift_moves_each_image_within_the_limit():
     assert len(set(zip(rows.tolist(), cols.tolist()))) > 10  # many different shifts
     assert torch.equal(random_shift(images, 2, torch.Generator().manual_seed(0)), shifted)
     assert random_shift(images, 0) is images
+
+
+def test_photo_augmentation_draws_per_image_from_the_seed_alone():
+    from fsl_course.data.augment import augment_batch, photo_augmentation
+
+    g = torch.Generator().manual_seed(0)
+    photos = torch.randint(0, 256, (6, 3, 84, 84), dtype=torch.uint8, generator=g)
+    t = photo_augmentation(84)
+    state = torch.get_rng_state()
+    a, b = augment_batch(photos, t, seed=3), augment_batch(photos, t, seed=3)
+    assert torch.equal(torch.get_rng_state(), state)  # the global random state is untouched
+    assert torch.equal(a, b) and a.shape == photos.shape and a.dtype == torch.uint8
+    assert not torch.equal(a, augment_batch(photos, t, seed=4))
+    # every image gets its own draw: the same picture six times comes out in several different ways
+    same = photos[:1].expand(6, -1, -1, -1).contiguous()
+    out = augment_batch(same, t, seed=0)
+    assert len({o.numpy().tobytes() for o in out}) > 1
+    # a flip alone is exactly a mirror image
+    from torchvision.transforms import v2
+    flipped = augment_batch(photos, v2.RandomHorizontalFlip(p=1.0), seed=0)
+    assert torch.equal(flipped, photos.flip(-1))

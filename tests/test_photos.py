@@ -54,3 +54,43 @@ def test_a_photo_checkpoint_classifies_raw_pictures_of_any_size(tmp_path):
                for size, mode in (((64, 64), "RGBA"), ((1000, 50), "RGB"), ((84, 84), "P"))]
     assert clf.predict([q for q, _ in queries]) == [name for _, name in queries]
     assert clf.predict_proba([q for q, _ in queries]).shape == (9, 3)
+
+
+def test_pretraining_on_photos_with_augmentation_resumes_to_the_same_model(tmp_path, monkeypatch):
+    """The transfer baseline on a small RGB set, with photo augmentation: a run interrupted after its first
+    epoch and resumed ends with exactly the weights of the uninterrupted run, since every draw comes from seeds."""
+    from fsl_course.methods.baseline import Baseline
+    from fsl_course.training import pretrain as P
+
+    g = torch.Generator().manual_seed(0)
+    data = FewShotDataset("rgb", torch.randint(0, 256, (4, 6, 3, 16, 16), dtype=torch.uint8, generator=g),
+                          list("abcd"))
+    config = P.PretrainConfig(epochs=2, batch_size=8, lr=1e-2, val_way=2, val_shot=1, val_query=2,
+                              val_episodes=2, photo_augment=True)
+    options = {"backbone_config": {**data.backbone_config(), "hidden": 4}}
+
+    def run(out):
+        torch.manual_seed(0)  # the same initial weights
+        return P.pretrain(Baseline(**options), data, data, config, out, progress=False)
+
+    whole = run(tmp_path / "whole.pt")
+
+    evaluate, calls = P.evaluate, []
+
+    def interrupted(*args, **kwargs):  # validation runs twice an epoch (5-shot, 1-shot): stop in epoch 2's
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return evaluate(*args, **kwargs)
+
+    monkeypatch.setattr(P, "evaluate", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run(tmp_path / "split.pt")
+    monkeypatch.setattr(P, "evaluate", evaluate)
+    again = run(tmp_path / "split.pt")
+    assert again["epochs_done"] == 2 and again["train"]["photo_augment"] is True
+    a = torch.load(tmp_path / "whole.state.pt", weights_only=True)["model"]
+    b = torch.load(tmp_path / "split.state.pt", weights_only=True)["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert [h["train_loss"] for h in again["history"]] == [h["train_loss"] for h in whole["history"]]
+    assert whole["preprocess"]["channels"] == 3

@@ -4,7 +4,9 @@
 rotations, shifts, scalings and shears, then an elastic distortion, with torchvision's ``transforms.v2``),
 with the same labels. The distortions must keep a drawing's class: small rotations only, since Omniglot's
 90-degree rotations are *other* classes. ``AugmentedSupport`` wraps any few-shot method so that it sees the
-augmented support set, and ``random_shift`` is the cheap augmentation used during pretraining.
+augmented support set, and ``random_shift`` is the cheap augmentation used during pretraining on characters;
+``photo_augmentation`` with ``augment_batch`` (crop, colour jitter, flip, each image its own draw) the one for
+photos.
 
 Everything is seeded per call: the same ``seed`` gives the same images, in any process.
 """
@@ -48,8 +50,32 @@ def augment_support(support: torch.Tensor, labels: torch.Tensor, copies: int = 4
     with torch.random.fork_rng(devices=[]):  # torchvision draws from the global generator: isolate it
         torch.manual_seed(seed)
         for _ in range(copies):
-            out.append(torch.stack([transform(img) for img in support]))
+            out.append(_each(transform, support))
     return torch.cat(out), labels.repeat(1 + copies)
+
+
+def _each(transform: v2.Transform, images: torch.Tensor) -> torch.Tensor:
+    """``transform`` applied to every image of ``[n, C, H, W]`` with its own random draw (on a batch,
+    torchvision's transforms would draw once for all)."""
+    return torch.stack([transform(img) for img in images])
+
+
+def photo_augmentation(size: int = 84, padding: int = 8, jitter: float = 0.4) -> v2.Transform:
+    """The training augmentation for photos that the transfer baselines use (Tian et al. 2020; Chen et al. 2019
+    use a random resized crop in place of the padded crop): a random ``size`` crop of the image padded by
+    ``padding`` pixels, colour jitter (brightness, contrast, saturation by up to ``jitter``) and a horizontal
+    flip. On uint8 images ``[3, size, size]``."""
+    return v2.Compose([v2.RandomCrop(size, padding=padding),
+                       v2.ColorJitter(brightness=jitter, contrast=jitter, saturation=jitter),
+                       v2.RandomHorizontalFlip()])
+
+
+def augment_batch(images: torch.Tensor, transform: v2.Transform, seed: int) -> torch.Tensor:
+    """Every image of the batch ``[n, C, H, W]`` through ``transform``, each its own random draw, all from
+    ``seed`` alone (the global random state is left as it was): the same seed gives the same batch."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return _each(transform, images)
 
 
 class AugmentedSupport(FewShotMethod):

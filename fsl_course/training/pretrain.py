@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from fsl_course.data.augment import random_shift
+from fsl_course.data.augment import augment_batch, photo_augmentation, random_shift
 from fsl_course.training.checkpoints import save_checkpoint
 from fsl_course.data.images import Preprocess, to_float
 from fsl_course.data.dataset import FewShotDataset
@@ -41,6 +41,7 @@ class PretrainConfig:
     lr: float = 1e-3  # Adam, decayed to 0 along a cosine over all the steps
     weight_decay: float = 0.0
     shift: int = 2  # random translation by up to this many pixels (0: no augmentation)
+    photo_augment: bool = False  # photos: random padded crop, colour jitter and flip (data.augment)
     val_way: int = 5
     val_shot: int = 5
     val_query: int = 15
@@ -53,6 +54,8 @@ class PretrainConfig:
 def _resume_key(config: PretrainConfig) -> dict:
     d = asdict(config)
     d.pop("command")
+    if not d["photo_augment"]:  # so the states of runs from before photo augmentation existed still resume
+        d.pop("photo_augment")
     return d
 
 
@@ -66,6 +69,7 @@ def pretrain(method: Baseline, train_data: FewShotDataset, val_data: FewShotData
     device = torch.device(device or "cpu")
     preprocess = preprocess or train_data.preprocess()
     torch.manual_seed(config.seed)
+    photo = photo_augmentation(train_data.image_size) if config.photo_augment else None
     images, labels = train_data.flat()  # [n_images, C, H, W] uint8, class-major, and their classes
     dim = method.backbone.output_dim(train_data.image_size)
     classifier = nn.Linear(dim, train_data.n_classes)  # pretraining only: discarded afterwards
@@ -108,7 +112,10 @@ def pretrain(method: Baseline, train_data: FewShotDataset, val_data: FewShotData
                    disable=not progress, leave=False)
         for b in bar:
             idx = order[b * config.batch_size:(b + 1) * config.batch_size]
-            x = to_float(images[idx])
+            x = images[idx]
+            if config.photo_augment:  # on uint8, each image its own draw, the same after a resume
+                x = augment_batch(x, photo, seed=(config.seed * 1000 + epoch) * 100_000 + b)
+            x = to_float(x)
             if config.shift:
                 x = random_shift(x, config.shift, generator)
             x, y = x.to(device), labels[idx].to(device)
