@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from fsl_course.cli import parse_settings
+from fsl_course.cli.training import parse_settings
 from fsl_course.data.images import Preprocess
 from fsl_course.episodes import Episode
 from fsl_course.methods import build_method

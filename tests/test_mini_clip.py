@@ -10,7 +10,7 @@ import json
 import pytest
 import torch
 
-from fsl_course.cli.clip import add_clip_commands
+from fsl_course.cli.clip import add_commands as add_clip_commands
 from fsl_course.clip import mini, synthetic
 
 #: even smaller towers than the shipped ones, so training in a test takes seconds

@@ -1,6 +1,6 @@
 """The CLIP commands of ``fsl-course``: ``fsl-course mini-clip`` trains the mini-CLIP and writes its metrics.
 
-``fsl_course.cli`` adds them with ``add_clip_commands(sub)``.
+``fsl_course.cli.build_parser`` adds them with ``add_commands(sub)``, as it does every group's.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ def _cmd_mini_clip(args) -> int:
     return 0
 
 
-def add_clip_commands(subparsers) -> None:
+def add_commands(subparsers) -> None:
     """Add ``mini-clip`` to the ``fsl-course`` sub-command parsers."""
     m = subparsers.add_parser("mini-clip", help="train the mini-CLIP on synthetic shapes; write its metrics")
     m.add_argument("--out", default=None,

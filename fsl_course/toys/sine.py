@@ -16,14 +16,12 @@ of *new* tasks:
   small steps from there move it slowly.
 
 The tasks of a meta-batch are vectorised with :func:`torch.func.vmap` (:func:`~fsl_course.methods.maml.
-vmap_meta_loss`), so a training iteration takes milliseconds on a CPU. ``python -m fsl_course.toys.sine`` runs the
-whole experiment and writes the models (``results/sine_models.json``) and the numbers
-(``results/sine_maml.json``).
+vmap_meta_loss`), so a training iteration takes milliseconds on a CPU. ``fsl-course sine`` runs the whole
+experiment and writes the models (``results/sine_models.json``) and the numbers (``results/sine_maml.json``).
 """
 
 from __future__ import annotations
 
-import argparse
 import math
 import time
 from dataclasses import dataclass
@@ -283,51 +281,20 @@ def run_experiment(iterations: int = 20_000, k: int = 10, n_tasks: int = 1000, s
     return models, record
 
 
-def main(argv=None) -> int:
-    import json
-    import shlex
-    import sys
-
-    from fsl_course.io import atomic_write_json
-
-    p = argparse.ArgumentParser(prog="python -m fsl_course.toys.sine", description=__doc__.split("\n")[0])
-    p.add_argument("--iterations", type=int, default=20_000)
-    p.add_argument("--k", type=int, default=10)
-    p.add_argument("--tasks", type=int, default=1000)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", help="write the three models here (JSON: their weights, step sizes and this command)")
-    p.add_argument("--json", help="write the results here")
-    args = p.parse_args(argv)
-    torch.set_num_threads(1)
-    command = "python -m fsl_course.toys.sine " + shlex.join(sys.argv[1:] if argv is None else argv)
-    models, record = run_experiment(args.iterations, args.k, args.tasks, args.seed)
-    record["command"] = command
-    for name, r in record["results"].items():
-        print(f"{name:10s} MSE after 0 / 1 / 10 steps: {r['mse'][0]:.3f} / {r['mse'][1]:.3f} / {r['mse'][10]:.3f}"
-              f"  (± {r['ci95'][1]:.3f} at 1 step; step size {record['eval']['step_sizes'][name]:g})")
-    if args.out:
-        save_models(args.out, models, record["eval"]["step_sizes"], command, args.k)
-    if args.json:
-        atomic_write_json(record, args.json)
-    else:
-        print(json.dumps(record["results"], indent=1))
-    return 0
-
-
 def save_models(path, models: dict, step_sizes: dict, command: str = "", k: int = 10) -> None:
     """Write the (small: 1,761 numbers each) sine models as JSON, exactly (float32 values survive the round trip).
 
     They are not few-shot classifiers, so they are kept out of ``checkpoints/``, beside their results."""
     from fsl_course.io import atomic_write_json
 
-    atomic_write_json({"kind": "sine-wave regression models (fsl_course.toys.sine.SineMLP)", "k": k, "command": command,
-                       "step_sizes": step_sizes,
+    atomic_write_json({"kind": "sine-wave regression models (fsl_course.toys.sine.SineMLP)", "k": k,
+                       "command": command, "step_sizes": step_sizes,
                        "models": {n: {key: v.tolist() for key, v in m.state_dict().items()} for n, m in models.items()}},
                       path)
 
 
 def load_models(path) -> tuple[dict, dict]:
-    """The models written by ``python -m fsl_course.toys.sine --out PATH``: ``({name: SineMLP}, step sizes)``."""
+    """The models written by ``fsl-course sine --out PATH``: ``({name: SineMLP}, step sizes)``."""
     import json
     from pathlib import Path
 
@@ -337,7 +304,3 @@ def load_models(path) -> tuple[dict, dict]:
         models[name] = SineMLP()
         models[name].load_state_dict({k: torch.tensor(v, dtype=torch.float32) for k, v in state.items()})
     return models, blob["step_sizes"]
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

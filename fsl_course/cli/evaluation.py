@@ -1,0 +1,121 @@
+"""The evaluation commands of ``fsl-course``: ``heads``, ``showdown``, ``evaluate``, ``runs`` and ``report``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from fsl_course.config import REPO_ROOT
+from fsl_course.evaluation.evaluate import SETTINGS, evaluate_checkpoint
+
+
+def _cmd_heads(args) -> int:
+    from fsl_course.training.pretrain import evaluate_heads
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    evaluate_heads(args.checkpoint, args.heads, args.shots, args.way, args.episodes, args.finetune_episodes,
+                   args.query, args.protocol, json_path=args.json, command=args.command_line)
+    return 0
+
+
+def _cmd_showdown(args) -> int:
+    from fsl_course.evaluation import showdown
+
+    torch.set_num_threads(args.threads)
+    previous = showdown.load(args.json) if Path(args.json).is_file() else None
+    record = showdown.build(previous=previous, timing_episodes=args.timing_episodes,
+                            evaluate_missing=not args.no_evaluate, command=args.command_line)
+    showdown.write(record, Path(args.json), Path(args.md))
+    print(showdown.markdown(record))
+    print(f"written: {args.json}, {args.md}")
+    return 0
+
+
+def _cmd_evaluate(args) -> int:
+    from fsl_course.io import atomic_write_json
+
+    settings = SETTINGS if args.way is None else [(args.way, args.shot)]
+    results = evaluate_checkpoint(args.checkpoint, args.protocol, settings, args.episodes, args.query, args.seed)
+    for name, r in results.items():
+        print(f"{args.protocol} {name}: {r}  ({r.description}; {r.ms_per_episode:.1f} ms per episode)")
+    if args.json:
+        atomic_write_json({"checkpoint": str(args.checkpoint), "protocol": args.protocol,
+                           "command": args.command_line,
+                           "results": {k: r.to_dict() for k, r in results.items()}}, Path(args.json))
+    return 0
+
+
+def _cmd_runs(args) -> int:
+    from fsl_course.data.runs import score_runs
+
+    result = score_runs(args.checkpoint)
+    for i, err in enumerate(result["per_run_error"], 1):
+        print(f"run {i:02d}: {err:5.1f} % error")
+    print(f"official 20 runs (within-alphabet 20-way 1-shot): {result['error']:.2f} % error")
+    if args.json:
+        from fsl_course.io import atomic_write_json
+
+        atomic_write_json({"checkpoint": str(args.checkpoint), "command": args.command_line,
+                           **result}, Path(args.json))
+    return 0
+
+
+def _cmd_report(args) -> int:
+    from fsl_course.evaluation.report import results_markdown, update_readme
+
+    if args.readme:
+        changed = update_readme(Path(args.readme))
+        print(f"{args.readme}: results block {'updated' if changed else 'already up to date'}")
+    else:
+        print(results_markdown())
+    return 0
+
+
+def add_commands(sub) -> None:
+    """Add ``heads``, ``showdown``, ``evaluate``, ``runs`` and ``report`` to the sub-command parsers."""
+    hd = sub.add_parser("heads", help="a pretrained baseline with each of its heads on the fixed test episodes")
+    hd.add_argument("checkpoint")
+    hd.add_argument("--heads", nargs="+", default=["centroid", "logistic", "cosine", "finetune"])
+    hd.add_argument("--way", type=int, default=5)
+    hd.add_argument("--shots", type=int, nargs="+", default=[1, 5])
+    hd.add_argument("--query", type=int, default=15)
+    hd.add_argument("--episodes", type=int, default=1000)
+    hd.add_argument("--finetune-episodes", type=int, default=None,
+                    help="fewer episodes for the (slow) finetune head: the first N of the same episodes")
+    hd.add_argument("--protocol", default="vinyals", choices=["vinyals", "background"])
+    hd.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: torch's default)")
+    hd.add_argument("--json", help="also write the results to this JSON file")
+    hd.set_defaults(func=_cmd_heads)
+
+    sd = sub.add_parser("showdown", help="every method's shipped checkpoint on the same fixed test episodes: "
+                        "one table (results/showdown.json and .md)")
+    sd.add_argument("--timing-episodes", type=int, default=50,
+                    help="episodes per setting on which every method is timed in this run (0: no timing)")
+    sd.add_argument("--no-evaluate", action="store_true",
+                    help="only collect recorded results; leave cells that nobody evaluated empty")
+    sd.add_argument("--threads", type=int, default=1, help="CPU threads for torch (timings are per thread count)")
+    sd.add_argument("--json", default=str(REPO_ROOT / "results" / "showdown.json"))
+    sd.add_argument("--md", default=str(REPO_ROOT / "results" / "showdown.md"))
+    sd.set_defaults(func=_cmd_showdown)
+
+    e = sub.add_parser("evaluate", help="accuracy with 95%% interval on fixed test episodes")
+    e.add_argument("checkpoint")
+    e.add_argument("--protocol", default="vinyals", choices=["vinyals", "background"])
+    e.add_argument("--way", type=int, default=None, help="default: all four standard settings")
+    e.add_argument("--shot", type=int, default=1)
+    e.add_argument("--query", type=int, default=15)
+    e.add_argument("--episodes", type=int, default=1000)
+    e.add_argument("--seed", type=int, default=None)
+    e.add_argument("--json", help="also write the results to this JSON file")
+    e.set_defaults(func=_cmd_evaluate)
+
+    r = sub.add_parser("runs", help="error rate on the official 20 one-shot runs (Lake 2015)")
+    r.add_argument("checkpoint")
+    r.add_argument("--json", help="also write the results to this JSON file")
+    r.set_defaults(func=_cmd_runs)
+
+    rep = sub.add_parser("report", help="the results table, from the shipped checkpoints' metrics files")
+    rep.add_argument("--readme", help="rewrite this README's results block instead of printing")
+    rep.set_defaults(func=_cmd_report)
