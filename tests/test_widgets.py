@@ -358,8 +358,8 @@ def shapes():
 
 @pytest.fixture(scope="module")
 def sine_models():
-    from fsl_course.toys import sine
     from fsl_course.config import REPO_ROOT
+    from fsl_course.toys import sine
 
     return sine.load_models(REPO_ROOT / "results" / "sine_models.json")
 

@@ -119,8 +119,8 @@ def _episodes(split, setting: str, n: int):
 def build(folder: Path | None = None, previous: dict | None = None, entries=ENTRIES, timing_episodes: int = 50,
           evaluate_missing: bool = True, progress: bool = True, command: str = "") -> dict:
     """Collect (and where needed evaluate) every cell, time every method; return the showdown record."""
-    from fsl_course.training.checkpoints import load_method, training_commands
     from fsl_course.data.omniglot import load_omniglot
+    from fsl_course.training.checkpoints import load_method, training_commands
 
     folder = Path(folder or checkpoints_dir())
     previous = previous or {}

@@ -201,8 +201,8 @@ def load_state(path: Path, key: dict, **parts) -> dict | None:
 def start_from(method: FewShotMethod, path) -> dict:
     """Load the weights of the checkpoint at ``path`` into ``method`` (the start of a continued run) and return
     that checkpoint's training record (its ``.json``), which the new stage's record keeps."""
-    from fsl_course.training.checkpoints import read_checkpoint
     from fsl_course.io import read_json
+    from fsl_course.training.checkpoints import read_checkpoint
 
     blob = read_checkpoint(path)
     if blob["method"] != method.name:
@@ -240,10 +240,10 @@ def load_or_train(name: str, method_name: str, config: TrainConfig | None = None
     file); quick mode trains a handful of episodes. Returns ``(method in eval mode, record)``, where ``record``
     holds the training history and settings.
     """
-    from fsl_course.training.checkpoints import load_method, shipped_stages
     from fsl_course.config import checkpoints_dir, data_dir, quick_mode, retrain
     from fsl_course.data.omniglot import load_omniglot
     from fsl_course.methods import build_method
+    from fsl_course.training.checkpoints import load_method, shipped_stages
 
     shipped = checkpoints_dir() / f"{name}.pt"
     if shipped.is_file() and not retrain() and not quick_mode():

@@ -164,9 +164,9 @@ def load_or_pretrain(name: str = "baseline_omniglot", config: PretrainConfig | N
     settings (into the data folder, never over the shipped file); quick mode pretrains a handful of batches.
     Returns ``(method in eval mode, record)``.
     """
-    from fsl_course.training.checkpoints import load_method, shipped_settings
     from fsl_course.config import checkpoints_dir, data_dir, quick_mode, retrain
     from fsl_course.data.omniglot import load_omniglot
+    from fsl_course.training.checkpoints import load_method, shipped_settings
 
     shipped = checkpoints_dir() / f"{name}.pt"
     if shipped.is_file() and not retrain() and not quick_mode():
@@ -206,9 +206,9 @@ def evaluate_heads(checkpoint, heads=("centroid", "logistic", "cosine", "finetun
     Returns ``{head: {"5-way 1-shot": EvalResult, ...}}`` and, with ``json_path``, writes the results (and each
     head's options) there. ``finetune_episodes`` scores the slow finetune head on the first N episodes only.
     """
-    from fsl_course.training.checkpoints import load_method
     from fsl_course.data.omniglot import load_omniglot
     from fsl_course.evaluation.evaluate import PROTOCOLS, TEST_SEED, setting_name
+    from fsl_course.training.checkpoints import load_method
 
     method, pre, _ = load_method(checkpoint)
     if method.name != "baseline":
