@@ -11,7 +11,10 @@ import textwrap
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
 
-DPI = 80  # resolution of the figures shown in the widgets (and embedded in the book's widget state)
+from fsl_course.viz import DPI, FONT
+
+# DPI (from viz): the resolution of the figures shown in the widgets, and embedded in the book's widget state;
+# the inline figures' own, so that the course's figure style (sizes, fonts) holds for both
 
 
 def figure_png(fig, dpi: int = DPI) -> bytes:
@@ -30,7 +33,7 @@ def _png_output(png: bytes, text: str = "<figure>") -> dict:
 
 def _message_figure(text: str):
     fig, ax = plt.subplots(figsize=(6, 0.9))
-    ax.text(0.5, 0.5, "\n".join(textwrap.wrap(text, 90)), ha="center", va="center", color="tab:red", fontsize=9)
+    ax.text(0.5, 0.5, "\n".join(textwrap.wrap(text, 90)), ha="center", va="center", color="tab:red", fontsize=FONT)
     ax.axis("off")
     return fig
 

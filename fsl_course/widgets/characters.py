@@ -20,7 +20,7 @@ from PIL import Image
 
 from fsl_course.data.images import Preprocess
 from fsl_course.episodes import check_request
-from fsl_course.viz import _draw
+from fsl_course.viz import FONT, FONT_SMALL, WIDTH, _draw, finish, wrap
 from fsl_course.widgets.base import Explorer, _slider
 
 
@@ -138,14 +138,16 @@ def classify_drawings(classifier, support: Sequence, support_labels: Sequence[Ha
 
 
 def plot_character_result(result: CharacterResult, top: int = 5, label=str):
-    """The support set as the model sees it, then each query with bars of its ``top`` most likely classes
-    (green: the true class, where it is known)."""
+    """The support set as the model sees it (a grid), then each query with bars of its ``top`` most likely classes
+    (green: the true class, where it is known), two queries a row."""
     n_s, n_q = len(result.support), len(result.queries)
-    cols = min(10, n_s)
+    cols = min(8, n_s)
     srows = math.ceil(n_s / cols)
     k = min(top, len(result.classes))
-    h_s, h_q = 1.1 * srows + 0.4, (0.22 * k + 0.55) * n_q + 0.5
-    fig = plt.figure(figsize=(8.0, h_s + h_q), layout="constrained")
+    q_cols = min(2, n_q)
+    q_rows = math.ceil(n_q / q_cols)
+    h_s, h_q = 1.2 * srows + 0.35, (0.19 * k + 0.6) * q_rows + 0.55
+    fig = plt.figure(figsize=(WIDTH, h_s + h_q), layout="constrained")
     fig_s, fig_q = fig.subfigures(2, 1, height_ratios=[h_s, h_q])
     axes = fig_s.subplots(srows, cols, squeeze=False)
     for i, ax in enumerate(axes.flat):
@@ -153,27 +155,36 @@ def plot_character_result(result: CharacterResult, top: int = 5, label=str):
             ax.axis("off")
             continue
         _draw(ax, result.support[i])
-        ax.set_title(textwrap.shorten(str(label(result.support_labels[i])), 16, placeholder="…"), fontsize=7)
-    fig_s.suptitle("support set, as the model sees it", fontsize=10)
-    axes = fig_q.subplots(n_q, 2, squeeze=False, gridspec_kw={"width_ratios": [1, 6]})
-    for q, (ax_img, ax_bar) in enumerate(axes):
+        name = textwrap.shorten(str(label(result.support_labels[i])), 28, placeholder="…")
+        ax.set_title(wrap(name, WIDTH / cols - 0.1, FONT_SMALL), fontsize=FONT_SMALL)
+    fig_s.suptitle("support set, as the model sees it", fontsize=FONT)
+    axes = fig_q.subplots(q_rows, 2 * q_cols, squeeze=False, gridspec_kw={"width_ratios": [1, 4.5] * q_cols})
+    for q in range(q_rows * q_cols):
+        ax_img, ax_bar = axes[q // q_cols, 2 * (q % q_cols)], axes[q // q_cols, 2 * (q % q_cols) + 1]
+        if q >= n_q:
+            ax_img.remove()
+            ax_bar.remove()
+            continue
         _draw(ax_img, result.queries[q])
-        ax_img.set_title(textwrap.shorten(result.query_names[q], 22, placeholder="…"), fontsize=7)
+        ax_img.set_title(wrap(textwrap.shorten(result.query_names[q], 36, placeholder="…"), 0.75, FONT_SMALL),
+                         fontsize=FONT_SMALL)
         p, idx = result.probabilities[q].topk(k)
         names = [result.classes[j] for j in idx.tolist()]
         y = np.arange(k)
         ax_bar.barh(y, p.numpy(), height=0.8, alpha=0.55,
                     color=["tab:green" if n == result.truth[q] else "tab:blue" for n in names])
         for yi, pi, n in zip(y, p.tolist(), names):
-            ax_bar.text(0.005, yi, f" {label(n)}", va="center", ha="left", fontsize=7)
-            ax_bar.text(max(pi, 0.3) + 0.01, yi, f"{100 * pi:.0f} %", va="center", fontsize=7)
+            ax_bar.text(0.005, yi, f" {textwrap.shorten(str(label(n)), 24, placeholder='…')}", va="center",
+                        ha="left", fontsize=FONT_SMALL)
+            ax_bar.text(max(pi, 0.55) + 0.01, yi, f"{100 * pi:.0f} %", va="center", fontsize=FONT_SMALL)
         ax_bar.set_yticks([])
         ax_bar.set_ylim(k - 0.5, -0.5)
-        ax_bar.set_xlim(0, 1.12)
-        ax_bar.tick_params(axis="x", labelsize=7)
-    axes[-1, 1].set_xlabel("probability (green: the true class)", fontsize=8)
-    fig_q.suptitle("drawings to classify, and the classifier's probabilities", fontsize=10)
-    return fig
+        ax_bar.set_xlim(0, 1.22)
+        ax_bar.tick_params(axis="x", labelsize=FONT_SMALL)
+    for ax in axes[-1, 1::2]:
+        ax.set_xlabel("probability (green: the true class)", fontsize=FONT_SMALL)
+    fig_q.suptitle("drawings to classify, and the classifier's probabilities", fontsize=FONT)
+    return finish(fig, tight=False)
 
 
 class CharacterExplorer(Explorer):

@@ -75,5 +75,4 @@ class EpisodeExplorer(Explorer):
                 f"to label); chance accuracy {100 / e.way:.0f} %")
 
     def draw(self):
-        e = self.episode
-        return show_episode(e, self.dataset, cell=0.45 if e.shot + e.n_query <= 12 else 0.32)
+        return show_episode(self.episode, self.dataset)  # sized to the page whatever the sliders say

@@ -9,6 +9,7 @@ import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import torch
 
+from fsl_course.viz import FONT, FONT_SMALL, WIDTH, finish, grid_shape
 from fsl_course.widgets.base import Explorer, _slider
 
 
@@ -56,22 +57,26 @@ def inner_loop_view(models: Mapping, step_sizes: Mapping | None = None, task: in
 
 
 def plot_inner_loop_view(view: InnerLoopView):
-    """One panel per model: the true sine, the support points, the fit before and after the inner loop."""
+    """One panel per model (two a row): the true sine, the support points, the fit before and after the inner
+    loop."""
     names = list(view.after)
-    fig, axes = plt.subplots(1, len(names), figsize=(5.2 * len(names), 3.6), squeeze=False, sharey=True)
-    for ax, name in zip(axes[0], names):
+    rows, cols = grid_shape(len(names), 2)
+    fig, axes = plt.subplots(rows, cols, figsize=(WIDTH, 3.3 * rows), squeeze=False, sharey=True)
+    for ax in axes.flat[len(names):]:
+        ax.remove()
+    for ax, name in zip(axes.flat, names):
         ax.plot(view.x, view.truth, color="tab:red", lw=2, label="ground truth")
         ax.plot(view.x, view.before[name], ls=":", color="tab:green", label="before adapting")
         ax.plot(view.x, view.after[name], ls="--", color="tab:blue",
                 label=f"after {view.steps} step{'s' if view.steps != 1 else ''}")
         ax.scatter(view.x_support[:, 0], view.y_support[:, 0], marker="^", color="black", zorder=3,
                    label=f"{view.k} support point{'s' if view.k != 1 else ''}")
-        ax.set_title(f"{name} (step size {view.step_sizes[name]:g}): MSE {view.mse[name]:.3f}")
-        ax.set_xlabel("x")
+        ax.set_title(f"{name} (step size {view.step_sizes[name]:g}):\nMSE {view.mse[name]:.3f}", fontsize=FONT)
+        ax.set_xlabel("x", fontsize=FONT)
+        ax.tick_params(labelsize=FONT)
         ax.grid(alpha=0.3)
-    axes[0, 0].legend(fontsize=8, loc="lower left")
-    fig.tight_layout()
-    return fig
+    axes[0, 0].legend(fontsize=FONT_SMALL, loc="lower left")
+    return finish(fig)
 
 
 class InnerLoopStepper(Explorer):

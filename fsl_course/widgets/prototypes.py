@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from fsl_course.episodes import check_request
-from fsl_course.viz import project_2d
+from fsl_course.viz import FONT, FONT_TITLE, WIDTH, finish, project_2d, wrap
 from fsl_course.widgets.base import Explorer, _slider
 
 
@@ -98,7 +98,7 @@ def plot_prototype_view(view: PrototypeView, title: str | None = None):
     """Queries (dots; a red ring where the nearest prototype is of another class), support drawings (squares,
     joined to their prototype) and prototypes (stars), coloured by class."""
     colours = plt.get_cmap("tab10" if view.way <= 10 else "tab20")
-    fig, ax = plt.subplots(figsize=(6, 4.8))
+    fig, ax = plt.subplots(figsize=(5.4, 4.5))
     q, s, p = view.query_2d, view.support_2d, view.prototypes_2d
     ql, sl = view.query_labels.tolist(), view.support_labels.tolist()
     wrong = (view.predicted != view.query_labels).numpy()
@@ -115,13 +115,13 @@ def plot_prototype_view(view: PrototypeView, title: str | None = None):
     ax.set_ylim(*view.limits[2:])
     ax.set_xticks([])
     ax.set_yticks([])
-    ax.set_xlabel("first principal component")
-    ax.set_ylabel("second principal component")
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
-    ax.set_title(title or f"{view.way}-way {view.shot}-shot: {view.accuracy:.0f} % of {len(view.query_labels)} "
-                          "queries nearest their own prototype", fontsize=10)
-    fig.tight_layout()
-    return fig
+    ax.set_xlabel("first principal component", fontsize=FONT)
+    ax.set_ylabel("second principal component", fontsize=FONT)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=FONT)
+    ax.set_title(wrap(title or f"{view.way}-way {view.shot}-shot: {view.accuracy:.0f} % of "
+                      f"{len(view.query_labels)} queries nearest their own prototype", WIDTH, FONT_TITLE),
+                 fontsize=FONT_TITLE)
+    return finish(fig)
 
 
 class PrototypeExplorer(Explorer):
