@@ -327,5 +327,5 @@ def test_evaluate_scores_a_maml_model_at_its_own_number_of_ways_only(monkeypatch
     assert list(results) == ["5-way 1-shot", "5-way 5-shot"]
     assert "skipping 20-way 1-shot: a 5-way MAML model (its head has 5 outputs)" in capsys.readouterr().out
     assert MAML(way=5).unsupported(5, 10) is None and MAML(way=20).unsupported(5, 1) is not None
-    with pytest.raises(ValueError, match="5-way head, but the support set has 3 classes"):  # asked for: an error
+    with pytest.raises(ValueError, match="cannot score 3-way 1-shot episodes: it is a 5-way MAML model"):  # asked
         evaluate_checkpoint(tmp_path / "m.pt", settings=[(3, 1)], n_episodes=1, progress=False)

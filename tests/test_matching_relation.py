@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from fsl_course.cli.training import parse_settings
+from fsl_course.cli.parsing import parse_settings
 from fsl_course.data.images import Preprocess
 from fsl_course.episodes import Episode
 from fsl_course.methods import build_method
@@ -226,5 +226,5 @@ def test_unknown_method_options_are_named():
 def test_cli_method_settings_parse_as_json_values():
     assert parse_settings(["fce=true", "scale=10", "aggregate=mean"]) == {"fce": True, "scale": 10,
                                                                           "aggregate": "mean"}
-    with pytest.raises(SystemExit, match="KEY=VALUE"):
+    with pytest.raises(ValueError, match="KEY=VALUE"):
         parse_settings(["fce"])

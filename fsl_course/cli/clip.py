@@ -9,6 +9,8 @@ import shlex
 import sys
 from pathlib import Path
 
+from fsl_course.cli.parsing import add_command, positive
+
 
 def _cmd_mini_clip(args) -> int:
     from fsl_course.clip.mini import DEFAULT_OUT, MiniClipConfig, train_mini_clip, weights_path
@@ -36,15 +38,16 @@ def _cmd_mini_clip(args) -> int:
 
 def add_commands(subparsers) -> None:
     """Add ``mini-clip`` to the ``fsl-course`` sub-command parsers."""
-    m = subparsers.add_parser("mini-clip", help="train the mini-CLIP on synthetic shapes; write its metrics")
+    m = add_command(subparsers, "mini-clip", "train the mini-CLIP on synthetic shapes; write its metrics")
     m.add_argument("--out", default=None,
                    help="metrics JSON (default: results/mini_clip.json); the weights go beside it (.pt)")
-    m.add_argument("--steps", type=int, default=None, help="training steps (default: 1500)")
-    m.add_argument("--batch-size", type=int, default=None, help="distinct captions per batch (default: 128)")
-    m.add_argument("--lr", type=float, default=None)
-    m.add_argument("--seed", type=int, default=0)
-    m.add_argument("--eval-images", type=int, default=None, help="test images per split (default: 2000)")
-    m.add_argument("--device", default=None)
+    m.add_argument("--steps", type=positive, default=None, help="training steps (default: 1500)")
+    m.add_argument("--batch-size", type=positive, default=None, help="distinct captions per batch (default: 128)")
+    m.add_argument("--lr", type=float, default=None, help="AdamW's learning rate (default: the config's)")
+    m.add_argument("--seed", type=int, default=0, help="random seed (data and initial weights)")
+    m.add_argument("--eval-images", type=positive, default=None, help="test images per split (default: 2000)")
+    m.add_argument("--device", default=None, help="cpu, cuda or mps (default: FSL_COURSE_DEVICE, else the best "
+                   "one available)")
     m.add_argument("--threads", type=int, default=None,
                    help="CPU threads for torch while training (default: 1; 0: torch's default)")
     m.add_argument("--no-progress", action="store_true", help="no progress bar")

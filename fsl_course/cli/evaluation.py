@@ -6,8 +6,9 @@ from pathlib import Path
 
 import torch
 
+from fsl_course.cli.parsing import add_command, positive
 from fsl_course.config import REPO_ROOT
-from fsl_course.evaluation.evaluate import SETTINGS, evaluate_checkpoint
+from fsl_course.evaluation.evaluate import PROTOCOLS, evaluate_checkpoint
 
 
 def _cmd_heads(args) -> int:
@@ -36,12 +37,14 @@ def _cmd_showdown(args) -> int:
 def _cmd_evaluate(args) -> int:
     from fsl_course.io import atomic_write_json
 
-    settings = SETTINGS if args.way is None else [(args.way, args.shot)]
-    results = evaluate_checkpoint(args.checkpoint, args.protocol, settings, args.episodes, args.query, args.seed)
+    settings = None if args.way is None else [(args.way, args.shot)]
+    results = evaluate_checkpoint(args.checkpoint, args.protocol, settings, args.episodes, args.query, args.seed,
+                                  split=args.split)
+    where = args.split or args.protocol
     for name, r in results.items():
-        print(f"{args.protocol} {name}: {r}  ({r.description}; {r.ms_per_episode:.1f} ms per episode)")
+        print(f"{where} {name}: {r}  ({r.description}; {r.ms_per_episode:.1f} ms per episode)")
     if args.json:
-        atomic_write_json({"checkpoint": str(args.checkpoint), "protocol": args.protocol,
+        atomic_write_json({"checkpoint": str(args.checkpoint), "protocol": args.protocol, "split": args.split,
                            "command": args.command_line,
                            "results": {k: r.to_dict() for k, r in results.items()}}, Path(args.json))
     return 0
@@ -73,49 +76,58 @@ def _cmd_report(args) -> int:
     return 0
 
 
+PROTOCOL_HELP = ("vinyals (Omniglot's Vinyals split, 28x28), background (Omniglot's evaluation alphabets) or "
+                 "mini (mini-ImageNet's test classes, 84x84 photos)")
+
+
 def add_commands(sub) -> None:
     """Add ``heads``, ``showdown``, ``evaluate``, ``runs`` and ``report`` to the sub-command parsers."""
-    hd = sub.add_parser("heads", help="a pretrained baseline with each of its heads on the fixed test episodes")
-    hd.add_argument("checkpoint")
-    hd.add_argument("--heads", nargs="+", default=["centroid", "logistic", "cosine", "finetune"])
-    hd.add_argument("--way", type=int, default=5)
-    hd.add_argument("--shots", type=int, nargs="+", default=[1, 5])
-    hd.add_argument("--query", type=int, default=15)
-    hd.add_argument("--episodes", type=int, default=1000)
-    hd.add_argument("--finetune-episodes", type=int, default=None,
+    hd = add_command(sub, "heads", "a pretrained baseline with each of its heads on the fixed test episodes")
+    hd.add_argument("checkpoint", help="a baseline checkpoint (fsl-course pretrain)")
+    hd.add_argument("--heads", nargs="+", default=["centroid", "logistic", "cosine", "finetune"],
+                    help="the heads to score")
+    hd.add_argument("--way", type=positive, default=5, help="classes per test episode")
+    hd.add_argument("--shots", type=positive, nargs="+", default=[1, 5], help="the shots to score")
+    hd.add_argument("--query", type=positive, default=15, help="query images per class")
+    hd.add_argument("--episodes", type=positive, default=1000, help="test episodes (fixed, seeded)")
+    hd.add_argument("--finetune-episodes", type=positive, default=None,
                     help="fewer episodes for the (slow) finetune head: the first N of the same episodes")
-    hd.add_argument("--protocol", default="vinyals", choices=["vinyals", "background"])
+    hd.add_argument("--protocol", default="vinyals", choices=list(PROTOCOLS), help=PROTOCOL_HELP)
     hd.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: torch's default)")
     hd.add_argument("--json", help="also write the results to this JSON file")
     hd.set_defaults(func=_cmd_heads)
 
-    sd = sub.add_parser("showdown", help="every method's shipped checkpoint on the same fixed test episodes: "
-                        "one table (results/showdown.json and .md)")
+    sd = add_command(sub, "showdown", "every method's shipped checkpoint on the same fixed test episodes: one "
+                     "table (results/showdown.json and .md)")
     sd.add_argument("--timing-episodes", type=int, default=50,
                     help="episodes per setting on which every method is timed in this run (0: no timing)")
     sd.add_argument("--no-evaluate", action="store_true",
                     help="only collect recorded results; leave cells that nobody evaluated empty")
-    sd.add_argument("--threads", type=int, default=1, help="CPU threads for torch (timings are per thread count)")
-    sd.add_argument("--json", default=str(REPO_ROOT / "results" / "showdown.json"))
-    sd.add_argument("--md", default=str(REPO_ROOT / "results" / "showdown.md"))
+    sd.add_argument("--threads", type=positive, default=1, help="CPU threads for torch (timings are per thread "
+                    "count)")
+    sd.add_argument("--json", default=str(REPO_ROOT / "results" / "showdown.json"), help="the results file")
+    sd.add_argument("--md", default=str(REPO_ROOT / "results" / "showdown.md"), help="the table, as Markdown")
     sd.set_defaults(func=_cmd_showdown)
 
-    e = sub.add_parser("evaluate", help="accuracy with 95%% interval on fixed test episodes")
-    e.add_argument("checkpoint")
-    e.add_argument("--protocol", default="vinyals", choices=["vinyals", "background"])
-    e.add_argument("--way", type=int, default=None, help="default: all four standard settings")
-    e.add_argument("--shot", type=int, default=1)
-    e.add_argument("--query", type=int, default=15)
-    e.add_argument("--episodes", type=int, default=1000)
-    e.add_argument("--seed", type=int, default=None)
+    e = add_command(sub, "evaluate", "accuracy with its 95%% interval on fixed test episodes")
+    e.add_argument("checkpoint", help="any method's checkpoint")
+    e.add_argument("--protocol", default="vinyals", choices=list(PROTOCOLS), help=PROTOCOL_HELP)
+    e.add_argument("--split", help="evaluate on this split instead of the protocol's test split (a split name, "
+                   "or folder:PATH for your own photos, one subfolder per class)")
+    e.add_argument("--way", type=positive, default=None,
+                   help="classes per episode (default: the protocol's standard settings)")
+    e.add_argument("--shot", type=positive, default=1, help="support images per class (with --way)")
+    e.add_argument("--query", type=positive, default=15, help="query images per class")
+    e.add_argument("--episodes", type=positive, default=1000, help="test episodes (fixed, seeded)")
+    e.add_argument("--seed", type=int, default=None, help="another set of episodes (default: the test seed)")
     e.add_argument("--json", help="also write the results to this JSON file")
     e.set_defaults(func=_cmd_evaluate)
 
-    r = sub.add_parser("runs", help="error rate on the official 20 one-shot runs (Lake 2015)")
-    r.add_argument("checkpoint")
+    r = add_command(sub, "runs", "error rate on the official 20 one-shot runs (Lake 2015)")
+    r.add_argument("checkpoint", help="any method's Omniglot checkpoint")
     r.add_argument("--json", help="also write the results to this JSON file")
     r.set_defaults(func=_cmd_runs)
 
-    rep = sub.add_parser("report", help="the results table, from the shipped checkpoints' metrics files")
+    rep = add_command(sub, "report", "the results table, from the shipped checkpoints' metrics files")
     rep.add_argument("--readme", help="rewrite this README's results block instead of printing")
     rep.set_defaults(func=_cmd_report)

@@ -4,6 +4,8 @@ and the pretrained baseline on sine tasks, fine-tunes them on new ones, and writ
 
 from __future__ import annotations
 
+from fsl_course.cli.parsing import add_command, positive
+
 
 def _cmd_sine(args) -> int:
     import json
@@ -31,14 +33,13 @@ def _cmd_sine(args) -> int:
 
 def add_commands(sub) -> None:
     """Add ``sine`` to the ``fsl-course`` sub-command parsers."""
-    s = sub.add_parser("sine", help="the sine-wave regression toy of the MAML paper (notebook 03): train MAML, "
-                       "FOMAML and a pretrained baseline, fine-tune them on new tasks, write the models and results",
-                       description="The sine-wave regression toy of the MAML paper (Finn et al. 2017, section 5.1 and "
-                       "figures 2-3).")
-    s.add_argument("--iterations", type=int, default=20_000)
-    s.add_argument("--k", type=int, default=10)
-    s.add_argument("--tasks", type=int, default=1000)
-    s.add_argument("--seed", type=int, default=0)
+    s = add_command(sub, "sine", "the sine-wave regression toy of the MAML paper (Finn et al. 2017, section 5.1; "
+                    "notebook 03): train MAML, FOMAML and a pretrained baseline, fine-tune them on new tasks, "
+                    "write the models and results")
+    s.add_argument("--iterations", type=positive, default=20_000, help="meta-training iterations of each model")
+    s.add_argument("--k", type=positive, default=10, help="points per task (K-shot regression)")
+    s.add_argument("--tasks", type=positive, default=1000, help="new tasks the models are tested on")
+    s.add_argument("--seed", type=int, default=0, help="random seed")
     s.add_argument("--out", help="write the three models here (JSON: their weights, step sizes and this command)")
     s.add_argument("--json", help="write the results here")
     s.set_defaults(func=_cmd_sine)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from fsl_course.cli.parsing import add_command, parse_settings, positive
+
 
 def _training_data(args):
     """Set the threads and the seed; load the training split and the validation split (None for 'none')."""
@@ -36,8 +38,10 @@ def _cmd_train(args) -> int:
     from fsl_course.methods import build_method
     from fsl_course.training.episodic import TrainConfig, train
 
+    options = parse_settings(args.set)
+    build_method(args.method, **options)  # an unknown option is named before any data is loaded
     train_data, val_data = _training_data(args)
-    method = build_method(args.method, **method_options(args.method, parse_settings(args.set), train_data))
+    method = build_method(args.method, **method_options(args.method, options, train_data))
     config = TrainConfig(way=args.way, shot=args.shot, query=args.query, episodes=args.episodes, lr=args.lr,
                          lr_step=args.lr_step, lr_gamma=args.lr_gamma, val_way=args.val_way,
                          val_shot=args.val_shot, val_episodes=args.val_episodes, val_every=args.val_every,
@@ -57,10 +61,10 @@ def _cmd_pretrain(args) -> int:
 
     train_data, val_data = _training_data(args)
     if val_data is None:
-        raise SystemExit("error: pretraining selects its epoch on validation episodes; give a --val-split")
+        raise ValueError("pretraining selects its epoch on validation episodes; give a --val-split")
     config = PretrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                            weight_decay=args.weight_decay, shift=args.shift, val_episodes=args.val_episodes,
-                            seed=args.seed, command=args.command_line)
+                            weight_decay=args.weight_decay, shift=args.shift, photo_augment=args.photo_augment,
+                            val_episodes=args.val_episodes, seed=args.seed, command=args.command_line)
     options = method_options("baseline", {"head": args.head}, train_data)
     record = pretrain(Baseline(**options), train_data, val_data, config, args.out, train_data.preprocess(),
                       device=get_device(args.device), resume=not args.no_resume)
@@ -69,72 +73,73 @@ def _cmd_pretrain(args) -> int:
     return 0
 
 
-def parse_settings(pairs: list[str] | None) -> dict:
-    """``["fce=true", "scale=10"]`` -> ``{"fce": True, "scale": 10}`` (values read as JSON, else as text)."""
-    import json
-
-    out = {}
-    for pair in pairs or []:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise SystemExit(f"error: --set expects KEY=VALUE (for example --set fce=true), got {pair!r}")
-        try:
-            out[key] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key] = value
-    return out
+SPLITS_HELP = ("an Omniglot split (vinyals_train, vinyals_val, vinyals_trainval, background, evaluation, "
+               "background_small1, background_small2), a mini-ImageNet split (mini_train, mini_val, mini_test) "
+               "or folder:PATH (your own photos, one subfolder per class)")
 
 
 def add_commands(sub) -> None:
     """Add ``train`` and ``pretrain`` to the ``fsl-course`` sub-command parsers."""
-    t = sub.add_parser("train", help="train a method episodically on Omniglot")
-    t.add_argument("method")
+    from fsl_course.methods import METHODS
+
+    t = add_command(sub, "train", "train a method episodically (on Omniglot, mini-ImageNet or your own photos)")
+    t.add_argument("method", choices=sorted(METHODS), help="the method to train")
     t.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="a method option, repeatable (matching: fce=true, scale=...; relation: aggregate=mean; "
                    "maml: way=5, inner_steps=1, inner_lr=0.4, test_inner_steps=3, first_order=true, anil=true)")
     t.add_argument("--out", required=True, help="checkpoint path (its .json and .state.pt go beside it)")
-    t.add_argument("--train-split", default="vinyals_train")
-    t.add_argument("--val-split", default="vinyals_val", help="'none' keeps the last model")
-    t.add_argument("--rotate", action="store_true", help="add 90/180/270-degree rotations as new classes")
-    t.add_argument("--image-size", type=int, default=None, help="default: the data set's own (28, or 84)")
-    t.add_argument("--way", type=int, default=60)
-    t.add_argument("--shot", type=int, default=5)
-    t.add_argument("--query", type=int, default=5)
-    t.add_argument("--episodes", type=int, default=10_000)
-    t.add_argument("--lr", type=float, default=1e-3)
-    t.add_argument("--lr-step", type=int, default=2000)
-    t.add_argument("--lr-gamma", type=float, default=0.5)
-    t.add_argument("--val-way", type=int, default=5)
-    t.add_argument("--val-shot", type=int, default=None)
-    t.add_argument("--val-episodes", type=int, default=200)
-    t.add_argument("--val-every", type=int, default=500)
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--meta-batch", type=int, default=1,
+    t.add_argument("--train-split", default="vinyals_train", help=f"the training split: {SPLITS_HELP}")
+    t.add_argument("--val-split", default="vinyals_val",
+                   help="the validation split that selects the model (as --train-split); 'none' keeps the last model")
+    t.add_argument("--rotate", action="store_true", help="add 90/180/270-degree rotations as new classes "
+                   "(Omniglot's background splits)")
+    t.add_argument("--image-size", type=positive, default=None,
+                   help="image side in pixels (default: the data set's own, 28 for Omniglot, 84 for photos)")
+    t.add_argument("--way", type=positive, default=60, help="classes per training episode")
+    t.add_argument("--shot", type=positive, default=5, help="support images per class in training episodes")
+    t.add_argument("--query", type=positive, default=5, help="query images per class in training episodes")
+    t.add_argument("--episodes", type=positive, default=10_000, help="training episodes in all")
+    t.add_argument("--lr", type=float, default=1e-3, help="Adam's learning rate")
+    t.add_argument("--lr-step", type=positive, default=2000, help="multiply the learning rate by --lr-gamma every "
+                   "this many episodes")
+    t.add_argument("--lr-gamma", type=float, default=0.5, help="the learning-rate factor of every step")
+    t.add_argument("--val-way", type=positive, default=5, help="classes per validation episode")
+    t.add_argument("--val-shot", type=positive, default=None, help="shots per validation episode (default: --shot)")
+    t.add_argument("--val-episodes", type=positive, default=200, help="validation episodes (fixed, seeded)")
+    t.add_argument("--val-every", type=positive, default=500, help="validate and checkpoint every this many "
+                   "episodes")
+    t.add_argument("--seed", type=int, default=0, help="random seed (episodes and initial weights)")
+    t.add_argument("--meta-batch", type=positive, default=1,
                    help="episodes (tasks) whose gradients are averaged per Adam step (MAML: 32 at 5-way)")
     t.add_argument("--init", metavar="CHECKPOINT",
                    help="continue the model of this checkpoint (a new stage: its own schedule and seed, a fresh "
                         "optimiser; the record counts both stages)")
-    t.add_argument("--device", default=None)
+    t.add_argument("--device", default=None, help="cpu, cuda or mps (default: FSL_COURSE_DEVICE, else the best "
+                   "one available)")
     t.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: torch's default)")
     t.add_argument("--no-resume", action="store_true", help="start afresh even if a .state.pt exists")
     t.set_defaults(func=_cmd_train)
 
-    pt = sub.add_parser("pretrain", help="pretrain a backbone with cross entropy over all training classes "
-                        "(the transfer baselines)")
+    pt = add_command(sub, "pretrain", "pretrain a backbone with cross entropy over all training classes "
+                     "(the transfer baselines)")
     pt.add_argument("--out", required=True, help="checkpoint path (its .json and .state.pt go beside it)")
-    pt.add_argument("--head", default="centroid", help="the head the checkpoint uses by default: centroid, "
-                    "logistic, cosine or finetune (any can be chosen later)")
-    pt.add_argument("--train-split", default="vinyals_train")
-    pt.add_argument("--val-split", default="vinyals_val")
-    pt.add_argument("--image-size", type=int, default=None, help="default: the data set's own (28, or 84)")
-    pt.add_argument("--epochs", type=int, default=20)
-    pt.add_argument("--batch-size", type=int, default=128)
-    pt.add_argument("--lr", type=float, default=1e-3)
-    pt.add_argument("--weight-decay", type=float, default=0.0)
+    pt.add_argument("--head", default="centroid", choices=["centroid", "logistic", "cosine", "finetune"],
+                    help="the head the checkpoint uses by default (any can be chosen later)")
+    pt.add_argument("--train-split", default="vinyals_train", help=f"the training split: {SPLITS_HELP}")
+    pt.add_argument("--val-split", default="vinyals_val", help="the validation split that selects the epoch")
+    pt.add_argument("--image-size", type=positive, default=None,
+                    help="image side in pixels (default: the data set's own, 28 for Omniglot, 84 for photos)")
+    pt.add_argument("--epochs", type=positive, default=20, help="passes over the training images")
+    pt.add_argument("--batch-size", type=positive, default=128, help="images per optimiser step")
+    pt.add_argument("--lr", type=float, default=1e-3, help="Adam's learning rate (decayed along a cosine)")
+    pt.add_argument("--weight-decay", type=float, default=0.0, help="Adam's weight decay")
     pt.add_argument("--shift", type=int, default=2, help="random shifts of up to this many pixels (0: none)")
-    pt.add_argument("--val-episodes", type=int, default=500)
-    pt.add_argument("--seed", type=int, default=0)
-    pt.add_argument("--device", default=None)
+    pt.add_argument("--photo-augment", action="store_true",
+                    help="photos: random padded crop, colour jitter and horizontal flip")
+    pt.add_argument("--val-episodes", type=positive, default=500, help="validation episodes (fixed, seeded)")
+    pt.add_argument("--seed", type=int, default=0, help="random seed (batches and initial weights)")
+    pt.add_argument("--device", default=None, help="cpu, cuda or mps (default: FSL_COURSE_DEVICE, else the best "
+                    "one available)")
     pt.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: torch's default)")
     pt.add_argument("--no-resume", action="store_true", help="start afresh even if a .state.pt exists")
     pt.set_defaults(func=_cmd_pretrain)

@@ -123,7 +123,7 @@ def _fetch(spec: RemoteFile, source: str | None, dest: Path, quiet: bool) -> str
         folder = Path(source).expanduser()
         if not folder.is_dir():
             raise DownloadError(f"the local source {folder} is not a folder: pass a folder that holds "
-                                f"{', '.join(sorted({f.name for f in OMNIGLOT_FILES.values()}))}")
+                                f"{', '.join(sorted(f.relpath for f in OMNIGLOT_FILES.values()))}")
         for candidate in (folder / spec.relpath, folder / spec.name):
             if candidate.is_file():
                 shutil.copyfile(candidate, dest)

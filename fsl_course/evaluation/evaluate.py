@@ -20,9 +20,12 @@ from fsl_course.episodes import EpisodeSet
 PROTOCOLS = {
     "vinyals": {"train": "vinyals_train", "val": "vinyals_val", "test": "vinyals_test"},
     "background": {"train": "background", "val": None, "test": "evaluation"},
+    "mini": {"train": "mini_train", "val": "mini_val", "test": "mini_test"},
 }
-#: The four standard settings (way, shot) the papers report.
+#: The four standard settings (way, shot) the papers report on Omniglot.
 SETTINGS = ((5, 1), (5, 5), (20, 1), (20, 5))
+#: The two on mini-ImageNet (and on photos in general).
+PHOTO_SETTINGS = ((5, 1), (5, 5))
 
 
 def setting_name(way: int, shot: int) -> str:
@@ -90,22 +93,38 @@ def evaluate(method, episodes: EpisodeSet, device=None, progress: bool = True) -
     return EvalResult(accs, seconds, episodes.describe())
 
 
-def evaluate_checkpoint(path, protocol: str = "vinyals", settings=SETTINGS, n_episodes: int = 1000,
-                        query: int = 15, seed=None, device=None, progress: bool = True) -> dict:
-    """Score a checkpoint on the protocol's fixed test episodes; ``{"5-way 1-shot": EvalResult, ...}``."""
-    from fsl_course.data.omniglot import load_omniglot
+def evaluate_checkpoint(path, protocol: str = "vinyals", settings=None, n_episodes: int = 1000,
+                        query: int = 15, seed=None, device=None, progress: bool = True, split: str | None = None) -> dict:
+    """Score a checkpoint on the protocol's fixed test episodes (or on ``split``, e.g. ``folder:PATH``);
+    ``{"5-way 1-shot": EvalResult, ...}``. ``settings`` (way, shot) pairs default to the standard ones: the four
+    of Omniglot, the two of photos; the default skips what this model cannot do (a 5-way MAML at 20-way), and
+    says so, while settings asked for explicitly are scored or refused."""
+    from fsl_course.data import load_split
     from fsl_course.training.checkpoints import load_method
 
     if protocol not in PROTOCOLS:
         raise ValueError(f"unknown protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")
     method, pre, _ = load_method(path)
     method.to(device or "cpu")
-    test = load_omniglot(PROTOCOLS[protocol]["test"], pre.image_size, quiet=not progress)
+    name = split or PROTOCOLS[protocol]["test"]
+    test = load_split(name, None if name.startswith("mini_") else pre.image_size, quiet=not progress)
+    if test.channels != pre.channels:
+        kinds = {1: "greyscale drawings", 3: "colour photos"}
+        raise ValueError(f"{path} is a model of {kinds[pre.channels]}, but {test.name!r} holds "
+                         f"{kinds[test.channels]}: evaluate it on data like its training data")
+    default = settings is None
+    if default:
+        settings = PHOTO_SETTINGS if test.channels == 3 else SETTINGS
     out = {}
     for way, shot in settings:
         why = method.unsupported(way, shot)
-        if why and settings == SETTINGS:  # the default settings: skip what this model cannot do, and say so
+        if why and default:  # the default settings: skip what this model cannot do, and say so
             print(f"skipping {setting_name(way, shot)}: {why}")
+            continue
+        if why:
+            raise ValueError(f"{path} cannot score {setting_name(way, shot)} episodes: it is {why}")
+        if way > test.n_classes and default:
+            print(f"skipping {setting_name(way, shot)}: {test.name!r} has only {test.n_classes} classes")
             continue
         episodes = EpisodeSet(test, way, shot, query, n_episodes, TEST_SEED if seed is None else seed)
         out[setting_name(way, shot)] = evaluate(method, episodes, device, progress=progress)

@@ -85,8 +85,9 @@ def read_checkpoint(path) -> dict:
         raise FileNotFoundError(f"no checkpoint at {path}")
     try:
         blob = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # a truncated or foreign file
-        raise ValueError(f"{path} is not a readable fsl_course checkpoint ({type(e).__name__}: {e})") from e
+    except Exception as e:  # a truncated or foreign file (torch's own message would advise weights_only=False)
+        raise ValueError(f"{path} is not an fsl_course checkpoint: it could not be read as one "
+                         f"({type(e).__name__}); give a .pt file written by fsl-course train or pretrain") from e
     if not isinstance(blob, dict) or blob.get("format") != FORMAT or "method" not in blob:
         raise ValueError(f"{path} is not an fsl_course checkpoint (format {FORMAT})")
     return blob

@@ -75,6 +75,15 @@ def train(method: FewShotMethod, train_data: FewShotDataset, val_data: FewShotDa
     if not any(p.requires_grad for p in method.parameters()):
         raise ValueError(f"{method.name} has no parameters to train: evaluate it directly instead "
                          "(fsl_course.evaluation.evaluate.evaluate)")
+    for name in ("way", "shot", "query", "episodes", "val_way", "val_query", "val_episodes", "val_every", "lr_step"):
+        if getattr(config, name) < 1:
+            raise ValueError(f"{name} must be at least 1, got {getattr(config, name)}")
+    for what, way, shot in (("trained", config.way, config.shot), ("validated", config.val_way,
+                                                                   config.val_shot or config.shot)):
+        why = method.unsupported(way, shot)
+        if why:
+            raise ValueError(f"this {method.name} model cannot be {what} on {way}-way {shot}-shot episodes: it is "
+                             f"{why} (train another with its way option, e.g. --set way={way})")
     if config.meta_batch < 1 or config.episodes % config.meta_batch or config.val_every % config.meta_batch:
         raise ValueError(f"meta_batch={config.meta_batch} must be >= 1 and divide episodes ({config.episodes}) and "
                          f"val_every ({config.val_every}): checkpoints are written between meta-batches")
