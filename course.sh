@@ -6,7 +6,8 @@
 #   bash course.sh book   build the website (book/_build/html) with every notebook executed, then test it in
 #                         headless Chromium (see book/README.md)
 # Settings: PYTHON (interpreter for the venv, default python3), FSL_COURSE_DATA (data folder),
-# FSL_COURSE_OMNIGLOT_SOURCE (a local folder of the Omniglot files, for offline machines).
+# FSL_COURSE_OMNIGLOT_SOURCE (a local folder of the Omniglot files, for offline machines),
+# FSL_COURSE_MINI_IMAGENET_SOURCE (a local copy of mini-ImageNet: images/ or the three zips beside the CSVs).
 set -euo pipefail
 cd "$(dirname "$0")"
 VENV=.venv
@@ -20,6 +21,13 @@ setup() {
   "$VENV/bin/python" -m pip install --disable-pip-version-check -q -e ".[lab,dev]"
   echo "==> fetching Omniglot"
   "$VENV/bin/fsl-course" download omniglot
+  # mini-ImageNet has no official download: taken from a local copy when one is named (or already in place)
+  if [ -n "${FSL_COURSE_MINI_IMAGENET_SOURCE:-}" ]; then
+    echo "==> fetching mini-ImageNet from $FSL_COURSE_MINI_IMAGENET_SOURCE"
+    "$VENV/bin/fsl-course" download mini-imagenet
+  else
+    echo "==> mini-ImageNet (photos): not fetched; with a local copy, run FSL_COURSE_MINI_IMAGENET_SOURCE=DIR bash course.sh"
+  fi
   echo "==> ready: notebooks in notebooks/, checkpoints in checkpoints/"
   if [ -z "${CI:-}" ] && [ -t 0 ] && [ "${1:-}" != "--no-lab" ]; then
     exec "$VENV/bin/jupyter" lab notebooks/00_setup_and_tour.ipynb
