@@ -35,11 +35,9 @@ and easyfsl installed (``pip install -e ".[bench]"``):  ``python benchmarks/benc
 
 from __future__ import annotations
 
-import argparse
 import copy
 import os
 import platform
-import random
 import sys
 import tempfile
 import time
@@ -57,7 +55,8 @@ from torchvision.datasets import ImageFolder
 from easyfsl.methods import PrototypicalNetworks
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_pipeline import Clock, FixedTaskSampler, _num, alternate, timed, write_atomic  # noqa: E402
+from bench_pipeline import (Clock, FixedTaskSampler, _num, alternate, bench_args, format_table, timed,  # noqa: E402
+                            write_atomic)
 
 from fsl_course.data.mini_imagenet import load_mini_imagenet, mini_imagenet_root, read_split_csv  # noqa: E402
 from fsl_course.episodes import EpisodeSampler  # noqa: E402
@@ -239,25 +238,11 @@ def table(r: dict) -> str:
                  _num(t["contiguous"]["per_s_wall"]), _num(t["ratio_channels_last_vs_contiguous_wall"]) + "x"))
     rows.append(("train: GFLOP/s (step) vs dense matmul GFLOP/s", _num(t["achieved_flop_per_s"] / 1e9),
                  _num(t["matmul_flop_per_s"] / 1e9), f"{100 * t['fraction_of_matmul_rate']:.0f} %"))
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
-    lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths)))
-             for row in rows]
-    lines.insert(1, "-" * len(lines[0]))
-    return "\n".join(lines)
+    return format_table(rows)
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--episodes", type=int, default=30, help="training steps timed per side")
-    p.add_argument("--quick", action="store_true", help="a handful of episodes, to smoke-test the script")
-    p.add_argument("--out", type=Path, help=f"JSON results file (default: {RESULTS}, or {QUICK_RESULTS.name} "
-                   "with --quick)")
-    args = p.parse_args(argv)
-    if args.episodes < 1:
-        p.error("--episodes must be at least 1")
-    out = args.out or (QUICK_RESULTS if args.quick else RESULTS)
-    torch.set_num_threads(1)
-    random.seed(0)  # easyfsl's TaskSampler draws with the random module
+    args, out = bench_args(argv, __doc__, 30, RESULTS, QUICK_RESULTS)
     if args.quick:
         data_cfg = dict(n_ours=10, n_theirs=1, rounds=2, cold=False)
         train_cfg = dict(n_steps=2, block=1)

@@ -274,11 +274,7 @@ def table(r: dict) -> str:
     rows.append(("train: episodes timed", str(t["ours"]["episodes"]), str(t["theirs"]["episodes"]), ""))
     rows.append(("train: loss first/last step", f"{t['first_loss']['ours']:.2f}/{t['last_loss']['ours']:.2f}",
                  f"{t['first_loss']['theirs']:.2f}/{t['last_loss']['theirs']:.2f}", ""))
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
-    lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths)))
-             for row in rows]
-    lines.insert(1, "-" * len(lines[0]))
-    return "\n".join(lines)
+    return format_table(rows)
 
 
 def write_atomic(obj, path: Path) -> None:
@@ -294,19 +290,33 @@ def write_atomic(obj, path: Path) -> None:
             os.unlink(tmp)
 
 
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--episodes", type=int, default=60, help="ProtoNet training episodes timed per method")
+def bench_args(argv, doc: str, episodes: int, results: Path, quick_results: Path):
+    """The options every benchmark of this folder takes; sets one thread and seeds ``random`` (easyfsl's
+    TaskSampler draws with it). Returns ``(args, the results file)``."""
+    p = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    p.add_argument("--episodes", type=int, default=episodes, help="training episodes timed per side")
     p.add_argument("--quick", action="store_true", help="a handful of episodes, to smoke-test the script")
-    p.add_argument("--out", type=Path, help=f"JSON results file (default: {RESULTS}, or {QUICK_RESULTS.name} "
+    p.add_argument("--out", type=Path, help=f"JSON results file (default: {results}, or {quick_results.name} "
                    "beside it with --quick, so a smoke test never overwrites real results)")
     args = p.parse_args(argv)
     if args.episodes < 1:
         p.error("--episodes must be at least 1")
-    out = args.out or (QUICK_RESULTS if args.quick else RESULTS)
-
     torch.set_num_threads(1)
-    random.seed(0)  # easyfsl's TaskSampler draws with the random module
+    random.seed(0)
+    return args, args.out or (quick_results if args.quick else results)
+
+
+def format_table(rows: list[tuple[str, ...]]) -> str:
+    """Rows of strings (the first one a header) as aligned columns: the first left, the others right."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths)))
+             for row in rows]
+    lines.insert(1, "-" * len(lines[0]))
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    args, out = bench_args(argv, __doc__, 60, RESULTS, QUICK_RESULTS)
     if args.quick:
         data_cfg = dict(n_ours=10, n_theirs=1, rounds=2, cold=False)  # 20 vs 2 episodes
         train_cfg = dict(n_steps=min(args.episodes, 4), block=2)

@@ -41,3 +41,16 @@ def tiny_dataset(n_classes: int = 6, n_per_class: int = 5, size: int = 8, seed: 
     images[:, :, 0, 0] = torch.arange(n_classes, dtype=torch.uint8)[:, None]
     images[:, :, 0, 1] = torch.arange(n_per_class, dtype=torch.uint8)[None, :]
     return FewShotDataset("tiny", images, [f"class{c}" for c in range(n_classes)])
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    """An untrained ProtoNet checkpoint with Omniglot's preprocessing (28x28, inverted where the paper is light)."""
+    from fsl_course.data.images import Preprocess
+    from fsl_course.methods import build_method
+    from fsl_course.training.checkpoints import save_checkpoint
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("ckpt") / "protonet.pt"
+    save_checkpoint(path, build_method("protonet"), Preprocess(28, invert="auto"))
+    return path

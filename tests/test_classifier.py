@@ -10,16 +10,6 @@ from PIL import Image
 import fsl_course
 from fsl_course.data.images import Preprocess
 from fsl_course.data.runs import load_runs
-from fsl_course.methods import build_method
-from fsl_course.training.checkpoints import save_checkpoint
-
-
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory):
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("ckpt") / "protonet.pt"
-    save_checkpoint(path, build_method("protonet"), Preprocess(28, invert="auto"))
-    return path
 
 
 @pytest.fixture(scope="module")
