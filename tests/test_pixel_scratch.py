@@ -11,6 +11,7 @@ from fsl_course.evaluation.evaluate import evaluate
 from fsl_course.methods.base import FewShotMethod
 from fsl_course.methods.pixel import PixelNN
 from fsl_course.toys.scratch import train_from_scratch
+from tests.conftest import tiny_dataset
 
 
 def images(*rows):
@@ -145,3 +146,29 @@ def test_train_from_scratch_zero_steps_scores_the_untrained_model_only(one_threa
     assert len(history) == 1 and history[0]["step"] == 0
     with pytest.raises(ValueError, match="steps"):
         train_from_scratch(noise_episode(), steps=-1)
+
+
+def test_scratch_accuracies_are_the_last_query_accuracy_of_each_episode():
+    from fsl_course.toys.scratch import scratch_accuracies
+
+    episodes = EpisodeSet(tiny_dataset(6, 5, size=28), way=3, shot=1, query=2, n_episodes=3, seed=0)
+    accs = scratch_accuracies(episodes, steps=2, seed=5)
+    expected = [train_from_scratch(ep, 2, 1e-3, 5 + i)[-1]["test_accuracy"] / 100 for i, ep in enumerate(episodes)]
+    assert accs.tolist() == expected and accs.dtype == torch.float64
+
+
+def test_paired_comparison_and_its_sentence():
+    from fsl_course.evaluation.evaluate import compare_sentence, paired_difference
+
+    a = torch.tensor([1.0, 0.8, 0.9, 1.0])
+    b = torch.tensor([0.5, 0.4, 0.6, 0.5])
+    diff, ci = paired_difference(a, b)
+    d = a - b
+    assert diff == pytest.approx(100 * d.mean().item())
+    assert ci == pytest.approx(100 * 1.96 * d.std().item() / 2)
+    assert compare_sentence("A", a, "B", b).startswith("A is more accurate than B by 42.50 ± ")
+    assert compare_sentence("B", b, "A", a).startswith("A is more accurate than B")
+    noisy = torch.tensor([0.6, 0.4, 0.5, 0.5])
+    assert "within noise" in compare_sentence("A", noisy, "B", torch.tensor([0.5, 0.5, 0.5, 0.5]))
+    with pytest.raises(ValueError, match="same episodes: 4 against 3"):
+        paired_difference(a, b[:3])

@@ -75,6 +75,26 @@ def confidence_interval(accuracies: torch.Tensor) -> tuple[float, float]:
     return r.mean, r.ci95
 
 
+def paired_difference(a, b) -> tuple[float, float]:
+    """Mean and 95% half-width, in points, of ``a - b`` episode by episode (accuracies in [0, 1] on the very same
+    episodes): the paired comparison, tighter than comparing two intervals."""
+    a, b = (torch.as_tensor(getattr(x, "accuracies", x), dtype=torch.float64) for x in (a, b))
+    if a.shape != b.shape:
+        raise ValueError(f"a paired comparison needs the same episodes: {len(a)} against {len(b)} accuracies")
+    return confidence_interval(a - b)
+
+
+def compare_sentence(name_a: str, a, name_b: str, b) -> str:
+    """What the paired difference of two results on the same episodes supports, in words: which is more accurate
+    and by how much, or that the difference is within noise (its 95% interval includes 0)."""
+    diff, ci = paired_difference(a, b)
+    if not math.isfinite(ci) or abs(diff) <= ci:
+        return (f"{name_a} and {name_b} differ by {diff:+.2f} ± {ci:.2f} points on the same episodes: within noise "
+                "(the 95% interval includes 0)")
+    better, worse = (name_a, name_b) if diff > 0 else (name_b, name_a)
+    return f"{better} is more accurate than {worse} by {abs(diff):.2f} ± {ci:.2f} points on the same episodes"
+
+
 @torch.no_grad()
 def evaluate(method, episodes: EpisodeSet, device=None, progress: bool = True) -> EvalResult:
     """Accuracy of ``method`` on every episode of ``episodes``, in ``eval()`` mode."""

@@ -62,3 +62,11 @@ def train_from_scratch(episode: Episode, steps: int = 100, lr: float = 1e-3, see
         optimizer.step()
         history.append(entry(step))
     return history
+
+
+def scratch_accuracies(episodes, steps: int = 100, lr: float = 1e-3, weight_decay: float = 0.0,
+                       seed: int = 0) -> torch.Tensor:
+    """The query accuracy (in [0, 1]) after ``steps`` steps of :func:`train_from_scratch` on each episode of
+    ``episodes``: one number per episode, for a mean with its 95% interval over many episodes."""
+    return torch.tensor([train_from_scratch(ep, steps, lr, seed + i, weight_decay)[-1]["test_accuracy"] / 100
+                         for i, ep in enumerate(episodes)], dtype=torch.float64)
