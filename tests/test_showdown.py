@@ -125,3 +125,27 @@ def test_shipped_showdown_is_complete_and_matches_the_chapters():
                 assert cell["accuracy"] == pytest.approx(heads[entry.options["head"]][setting].mean, abs=1e-9)
     assert (REPO_ROOT / "results" / "showdown.md").read_text() == showdown.markdown(record)
     assert showdown.markdown(record) in (REPO_ROOT / "README.md").read_text()
+
+
+def test_timing_keeps_the_fastest_of_rounds_taken_in_alternating_order(monkeypatch):
+    """A slow start or a burst of other work must not land on one setting: each (method, setting) is timed in
+    every round, the rounds run forwards then backwards, and the fastest timing is kept."""
+    from fsl_course.evaluation.evaluate import EvalResult
+
+    calls = []
+    slow_first = iter([50.0] + [1.0] * 1000)  # the very first timed call is slow (a cold start)
+
+    def fake_evaluate(method, episodes, progress=False):
+        calls.append((method, episodes.way, episodes.shot, len(episodes)))
+        ms = next(slow_first) if len(episodes) == 4 else 0.0
+        return EvalResult(torch.ones(len(episodes)), ms * len(episodes) / 1000)
+
+    monkeypatch.setattr(showdown, "evaluate", fake_evaluate)
+    rows = [{"label": "a", "not_applicable": {}}, {"label": "b", "not_applicable": {"20-way 5-shot": "no"}}]
+    showdown.time_methods(rows, {"a": "A", "b": "B"}, tiny_dataset(30, 20, 28), n_episodes=4, rounds=2)
+    timed = [c for c in calls if c[3] == 4]
+    first_round, second_round = timed[:7], timed[7:]
+    assert len(timed) == 14 and second_round == first_round[::-1]  # 4 + 3 settings, forwards then backwards
+    assert all(c[3] == showdown.WARM_UP_EPISODES for c in calls[0::2])  # each timing after its warm-up
+    assert rows[0]["ms_per_episode"]["5-way 1-shot"] == 1.0  # the cold first timing is not the one kept
+    assert "20-way 5-shot" not in rows[1]["ms_per_episode"] and len(rows[1]["ms_per_episode"]) == 3
