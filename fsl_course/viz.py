@@ -358,8 +358,8 @@ def _nice_floor(value: float, span: float) -> float:
 def _break_marks(ax) -> None:
     """Two short slanted strokes across the bottom of the y axis: the axis does not start at 0."""
     kw = {"transform": ax.transAxes, "color": "k", "clip_on": False, "linewidth": 1}
-    for dy in (0.0, 0.025):
-        ax.plot([-0.018, 0.018], [0.01 + dy, 0.035 + dy], **kw)
+    for dy in (0.0, 0.025):  # above the lowest tick label
+        ax.plot([-0.018, 0.018], [0.055 + dy, 0.08 + dy], **kw)
 
 
 def plot_accuracy_bars(results: dict, title: str | None = None, chance: dict | None = None):
