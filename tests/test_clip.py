@@ -7,6 +7,7 @@ weights; no test reaches the network (sockets are blocked for the whole module).
 
 from __future__ import annotations
 
+import os
 import socket
 import time
 
@@ -38,6 +39,8 @@ TINY = {
     "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 16, "heads": 2, "layers": 1},
 }
 LAION_REPO = "laion/CLIP-ViT-B-32-laion2B-s34B-b79K"
+_REAL = {"connect": socket.socket.connect, "create_connection": socket.create_connection,
+         "getaddrinfo": socket.getaddrinfo}
 
 
 @pytest.fixture(autouse=True)
@@ -115,6 +118,7 @@ def test_failed_download_becomes_the_offline_error(monkeypatch, tmp_path):
                                 "connection and try again or make sure your Internet connection is on.")
 
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(clip_model, "hub_reachable", lambda timeout=None: True)  # the probe passes
     monkeypatch.setattr(open_clip.pretrained, "download_pretrained", unreachable)
     with pytest.raises(WeightsUnavailableError, match="could not be downloaded") as e:
         load_clip("ViT-B-32", "openai", cache_dir=tmp_path, download=True)
@@ -160,8 +164,84 @@ def test_fallback_is_untrained_and_says_so(monkeypatch, tmp_path, capsys):
     clip = load_clip_or_untrained(cache_dir=tmp_path, **TINY)
     out = capsys.readouterr().out
     assert not clip.trained and clip.pretrained is None
-    assert "WeightsUnavailableError" in out and "UNTRAINED MODEL" in out and "NOISE" in out
+    assert "No pretrained weights (not cached; HF_HUB_OFFLINE=1)" in out and "UNTRAINED MODEL" in out and "NOISE" in out
     assert "RANDOM" in clip.describe()
+
+
+@pytest.fixture
+def hub_online_settings(monkeypatch):
+    """No offline switch set (as on a machine not known to be offline); whatever the code under test switches
+    on (``HF_HUB_OFFLINE``, huggingface_hub's offline mode) is undone afterwards."""
+    from huggingface_hub import constants
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    for var in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(var, raising=False)
+    return constants
+
+
+def test_offline_load_is_one_quick_attempt_and_one_line(monkeypatch, tmp_path, capsys, hub_online_settings):
+    """No hub (every connection refused): one connection attempt, no download, one line saying so; then the
+    process is offline for the hub, so a second load does not try at all."""
+    import open_clip.pretrained
+
+    attempts, downloads = [], []
+
+    def refuse(address, *args, **kwargs):
+        attempts.append(address)
+        raise OSError("[Errno -2] Name or service not known")
+
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setattr(open_clip.pretrained, "download_pretrained", lambda *a, **k: downloads.append(a))
+    start = time.perf_counter()
+    clip = load_clip_or_untrained(cache_dir=tmp_path, **TINY)
+    assert time.perf_counter() - start < 10  # 46 s of the hub's retries before
+    out = capsys.readouterr().out
+    assert attempts == [("huggingface.co", 443)] and downloads == []
+    assert not clip.trained
+    said = [line for line in out.splitlines() if "pretrained weights" in line.lower() and "!!" not in line]
+    assert said == ["No pretrained weights (not cached; huggingface.co unreachable): using an UNTRAINED ViT-B-32."]
+    assert "checkpoint=" in out and "internet" in out  # how to get the real weights, in the banner
+    assert max(map(len, out.splitlines())) <= 100
+    assert os.environ["HF_HUB_OFFLINE"] == "1" and hub_online_settings.HF_HUB_OFFLINE is True
+    load_clip_or_untrained(cache_dir=tmp_path, **TINY)
+    assert len(attempts) == 1 and downloads == []  # offline now: no second attempt
+    assert "HF_HUB_OFFLINE=1" in capsys.readouterr().out
+
+
+def test_probe_of_a_closed_port_fails_at_once(monkeypatch, hub_online_settings):
+    """The probe against a real socket: the hub's address pointed at 127.0.0.1 on a port nobody listens on
+    (connections to anything but 127.0.0.1 stay refused)."""
+    def local_only(fn, host_of):
+        def call(*args, **kwargs):
+            if host_of(args) != "127.0.0.1":
+                raise OSError("network access attempted in an offline test")
+            return fn(*args, **kwargs)
+        return call
+
+    # create_connection as it is, resolving and connecting through the two loopback-only functions
+    monkeypatch.setattr(socket, "create_connection", _REAL["create_connection"])
+    monkeypatch.setattr(socket.socket, "connect", local_only(_REAL["connect"], lambda a: a[1][0]))
+    monkeypatch.setattr(socket, "getaddrinfo", local_only(_REAL["getaddrinfo"], lambda a: a[0]))
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()  # bound, then released: nothing listens there
+    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{port}")
+    assert clip_model._probe_address() == ("127.0.0.1", port)
+    start = time.perf_counter()
+    assert clip_model.hub_reachable(timeout=2.0) is False
+    assert time.perf_counter() - start < 2.5
+    with pytest.raises(WeightsUnavailableError, match=f"127.0.0.1:{port} cannot be reached") as e:
+        clip_model.weights_file(cache_dir="/nonexistent-cache")
+    assert e.value.reason == f"not cached; 127.0.0.1:{port} unreachable" and os.environ["HF_HUB_OFFLINE"] == "1"
+    with socket.socket() as server:  # and a port that listens is reachable
+        server.bind(("127.0.0.1", 0))
+        server.listen(1)
+        monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{server.getsockname()[1]}")
+        assert clip_model.hub_reachable(timeout=2.0) is True
 
 
 def test_untrained_model_is_seeded(tiny):
@@ -204,7 +284,7 @@ def test_zero_shot_classifier_equals_hand_computation(tiny):
     assert weights.shape == (16, 3)
     columns = []
     for name in names:
-        prompts = [t(name) if callable(t) else t.format(name) for t in templates]
+        prompts = [zeroshot.fill(t, name) for t in templates]  # "a photo of an aquarium fish."
         with torch.no_grad():
             e = tiny.model.encode_text(tiny.tokenizer(prompts))
         mean = F.normalize(e, dim=-1).mean(0)
@@ -298,3 +378,70 @@ def test_figures_draw_and_stamp_untrained_output(tiny):
 def test_warning_text_is_prominent(tiny):
     assert tiny.warning.startswith("!" * 20) and "NOISE" in tiny.warning and "ViT-B-32" in tiny.warning
     assert clip_model.UNTRAINED_WARNING.count("\n") >= 3
+
+
+# --- what the notebooks print ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("word, expected", [
+    ("apple", "an"), ("orange", "an"), ("elephant", "an"), ("aquarium fish", "an"), ("oak_tree", "an"),
+    ("otter", "an"), ("umbrella", "an"), ("bicycle", "a"), ("house", "a"), ("rocket", "a"),
+    # the exceptions: a vowel letter with a consonant sound, and a silent h
+    ("unicorn", "a"), ("uniform", "a"), ("one-eyed cat", "a"), ("European city", "a"), ("hour", "an"),
+    ("honest man", "an"),
+])
+def test_article_agrees_with_the_word(word, expected):
+    assert zeroshot.article(word) == expected
+
+
+def test_prompts_have_the_right_article(tiny):
+    assert zeroshot.fill("a photo of a {}.", "apple") == "a photo of an apple."
+    assert zeroshot.fill(zeroshot.SEED_TEMPLATE, "orange") == "This is a photo of an orange"
+    assert zeroshot.fill("A {} in the wild", "elephant") == "An elephant in the wild"
+    assert zeroshot.fill("an {}", "unicorn") == "a unicorn" and zeroshot.fill("a {}", "house") == "a house"
+    assert zeroshot.fill(lambda c: f"a origami {c}.", "bicycle") == "an origami bicycle."  # open_clip's list
+    assert zeroshot.fill("a {}", "orange square", articles=False) == "a orange square"
+    weights = zeroshot.zero_shot_classifier(tiny, ["apple"], ["a photo of a {}."])[:, 0]
+    assert torch.allclose(weights, tiny.encode_texts(["a photo of an apple."])[0], atol=1e-5)
+    assert not torch.allclose(weights, tiny.encode_texts(["a photo of a apple."])[0], atol=1e-5)
+    plain = zeroshot.zero_shot_classifier(tiny, ["apple"], ["a photo of a {}."], articles=False)[:, 0]
+    assert torch.allclose(plain, tiny.encode_texts(["a photo of a apple."])[0], atol=1e-5)
+
+
+def test_printed_tables_fit_the_page(tiny):
+    """Everything notebook 07 prints, at the notebook's sizes, fits in 100 characters a line."""
+    width = 100
+    names, _, _ = zeroshot.sample_images()
+    classes = zeroshot.CIFAR100_CLASSES
+    g = torch.Generator().manual_seed(0)
+    probs = torch.rand(len(names), len(classes), generator=g).softmax(-1)
+    # the longest class names on top, so the lines are as long as they get
+    longest = sorted(range(len(classes)), key=lambda i: -len(classes[i]))[:5]
+    top_labels = torch.tensor([longest] * len(names))
+    top = zeroshot.format_top_k(names, probs[:, longest], top_labels, classes, truth=zeroshot.SAMPLE_CIFAR100_LABELS)
+    assert top.count("motorcycle_right:") == 1 and "[CIFAR-100 class: motorcycle]" in top
+    labelled = list(zeroshot.SAMPLE_CIFAR100_LABELS)
+    rows = [{"templates": name, "prompts": 8000, "top1": 1.0, "p_true": 1.0, "ranks": [100] * len(labelled)}
+            for name in zeroshot.template_sets()]
+    table = zeroshot.format_template_rows(rows, labelled)
+    assert "motorcycle" in table and "ensemble of 80" in table
+    curves = zeroshot.format_curve_rows(
+        [{"method": m, "shot": s, "accuracy": 100.0, "ci95": 10.0}
+         for m in ("text (zero-shot)", "image prototypes", "text-initialised prototypes") for s in (0, 1, 2, 4, 8)])
+    _, _, pool_classes = zeroshot.shapes_pool(10, 1, image_size=8)
+    texts = {"top-k": top, "templates": table, "curves": curves, "describe": tiny.describe(),
+             "noise note": tiny.noise_note, "warning": tiny.warning, "classes": zeroshot.wrap_list(pool_classes),
+             "prompts": zeroshot.wrap_list([zeroshot.fill(t, "rocket") for t in zeroshot.template_sets()
+                                            ["ensemble of 7 (open_clip SIMPLE)"]])}
+    for what, text in texts.items():
+        assert max(map(len, text.splitlines())) <= width, (what, text)
+    assert "red circle, orange square" in texts["classes"]
+
+
+def test_wrap_and_plural():
+    from fsl_course.text import plural, wrap
+
+    assert plural(1, "CPU thread") == "1 CPU thread" and plural(2, "CPU thread") == "2 CPU threads"
+    assert plural(0, "episode") == "0 episodes" and plural(3, "class", "classes") == "3 classes"
+    long = "word " * 50
+    assert wrap("short\n" + long).splitlines()[0] == "short"
+    assert all(len(line) <= 100 for line in wrap(long).splitlines()) and len(wrap(long).splitlines()) == 3

@@ -31,6 +31,7 @@ from fsl_course.io import atomic_torch_save, atomic_write_json
 from fsl_course.clip import synthetic
 from fsl_course.clip.model import ClipModel
 from fsl_course.config import REPO_ROOT
+from fsl_course.text import plural, wrap
 
 RESULTS = REPO_ROOT / "results"
 DEFAULT_OUT = RESULTS / "mini_clip.json"
@@ -314,7 +315,9 @@ def zero_shot_report(clip: ClipModel, held_out=synthetic.HELD_OUT, n_images: int
         return accuracy(combination_probabilities(clip, features, names).argmax(1), data.combinations, names)
 
     def ensembled(features, data, names, templates):
-        return accuracy((features @ zero_shot_classifier(clip, names, templates)).argmax(1), data.combinations, names)
+        # articles=False: the prompts exactly as the caption vocabulary has them ("a orange square")
+        weights = zero_shot_classifier(clip, names, templates, articles=False)
+        return accuracy((features @ weights).argmax(1), data.combinations, names)
 
     pred = (f_test @ f_caps.T).argmax(1)
     caption_acc = float(torch.tensor([every_caption[p] == c for p, c in zip(pred.tolist(), test.captions)])
@@ -440,8 +443,9 @@ def load_or_train(quick: bool = False, retrain: bool = False, out: Path | str = 
     if not quick and not retrain and out.is_file() and weights_path(out).is_file():
         clip, _ = load_mini_clip(weights_path(out), device=device)
         record = read_metrics(out)
-        print(f"Loaded the shipped mini-CLIP from {weights_path(out).name}: trained for {record['config']['steps']}"
-              f" steps in {record['train_seconds']:.0f} s ({record['threads']} CPU threads) by `{record['command']}`.")
+        print(wrap(f"Loaded the shipped mini-CLIP from {weights_path(out).name}: trained for "
+                   f"{record['config']['steps']} steps in {record['train_seconds']:.0f} s "
+                   f"({plural(record['threads'], 'CPU thread')}) by `{record['command']}`."))
         return clip, record
     if quick:
         cfg = quick_config()

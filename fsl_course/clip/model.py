@@ -4,22 +4,32 @@
 CIFAR-100); ``load_clip(pretrained="openai")`` gives OpenAI's original weights; ``load_clip(checkpoint=path)``
 loads a weights file you already have (say, copied from a machine with internet), so nothing is downloaded.
 
-Weights come from the Hugging Face hub and are cached after the first download. Where they cannot be had
-(no internet and not in the cache), ``load_clip`` raises :class:`WeightsUnavailableError`, which says why
-and what to do. ``untrained_clip()`` builds the same architecture with random weights, so code can still
+Weights come from the Hugging Face hub and are cached after the first download. Before a download, one
+quick probe (a connection to the hub, at most ``PROBE_TIMEOUT`` seconds) checks that the hub can be reached;
+if not, the process goes offline for the hub (``HF_HUB_OFFLINE=1``), so nothing waits on the hub's retries.
+Where the weights cannot be had (no internet and not in the cache), ``load_clip`` raises
+:class:`WeightsUnavailableError`, which says why and what to do. ``untrained_clip()`` builds the same architecture with random weights, so code can still
 run end to end; its ``warning`` says loudly that whatever it computes is noise.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import socket
+import threading
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
+from urllib.parse import urlsplit
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from fsl_course.text import wrap
 
 DEFAULT_MODEL = "ViT-B-32"
 DEFAULT_PRETRAINED = "laion2b_s34b_b79k"
@@ -27,15 +37,83 @@ OPENAI = "openai"
 
 UNTRAINED_WARNING = (
     "!" * 100 + "\n"
-    "!!  WARNING: UNTRAINED MODEL. The pretrained CLIP weights could not be loaded, so this is {name} with\n"
-    "!!  RANDOM weights. It runs every step of the code, but every similarity, probability, prediction and\n"
-    "!!  accuracy it produces is NOISE: none of them is a result. Load the real weights to see CLIP at work.\n"
+    "!!  WARNING: UNTRAINED MODEL. The pretrained CLIP weights could not be loaded, so this is\n"
+    "!!  {name} with RANDOM weights. It runs every step of the code, but every similarity,\n"
+    "!!  probability, prediction and accuracy it produces is NOISE: none of them is a result.\n"
+    "!!  For the real weights: run once with internet (about 600 MB, then cached), or pass a copied\n"
+    "!!  weights file: load_clip(..., checkpoint='path/to/weights').\n"
     + "!" * 100
 )
 
+#: seconds the probe of the hub waits for a connection (name lookup included) before calling it unreachable
+PROBE_TIMEOUT = 3.0
+
 
 class WeightsUnavailableError(RuntimeError):
-    """The pretrained weights could not be had: not downloadable from here and not in the local cache."""
+    """The pretrained weights could not be had: not downloadable from here and not in the local cache.
+
+    ``reason`` is the short why (one phrase); ``str()`` adds what to do.
+    """
+
+    def __init__(self, message: str, reason: str | None = None):
+        super().__init__(message)
+        self.reason = reason or message
+
+
+def hub_endpoint() -> str:
+    """The Hugging Face hub's address, as ``huggingface_hub`` uses it (``HF_ENDPOINT`` if set)."""
+    env = os.environ.get("HF_ENDPOINT", "").strip()
+    if env:
+        return env.rstrip("/")
+    try:
+        from huggingface_hub import constants
+
+        return constants.ENDPOINT
+    except Exception:  # pragma: no cover - huggingface_hub comes with open_clip
+        return "https://huggingface.co"
+
+
+def _probe_address() -> tuple[str, int]:
+    """``(host, port)`` the probe connects to: an HTTPS proxy if one is set, else the hub itself."""
+    for var in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+        proxy = os.environ.get(var, "").strip()
+        if proxy:
+            u = urlsplit(proxy if "://" in proxy else "http://" + proxy)
+            if u.hostname:
+                return u.hostname, u.port or (443 if u.scheme == "https" else 80)
+    u = urlsplit(hub_endpoint())
+    return u.hostname or "huggingface.co", u.port or (80 if u.scheme == "http" else 443)
+
+
+def hub_reachable(timeout: float = PROBE_TIMEOUT) -> bool:
+    """One attempt to open a connection to the hub (or the HTTPS proxy): ``True`` if it connects within
+    ``timeout`` seconds, name lookup included. Sends nothing; no retries."""
+    host, port = _probe_address()
+    result = []
+
+    def attempt():
+        try:
+            socket.create_connection((host, port), timeout=timeout).close()
+            result.append(True)
+        except Exception:  # no route, no name resolution, refused, timed out
+            result.append(False)
+
+    worker = threading.Thread(target=attempt, name="hub-probe", daemon=True)
+    worker.start()
+    worker.join(timeout + 0.5)  # a hanging name lookup does not hold the caller past the timeout
+    return bool(result and result[0])
+
+
+def go_offline() -> None:
+    """Switch the Hugging Face hub off for the rest of the process (``HF_HUB_OFFLINE=1``), so no later
+    call (here or in ``huggingface_hub``) waits on the network again."""
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    try:
+        from huggingface_hub import constants
+
+        constants.HF_HUB_OFFLINE = True
+    except Exception:  # pragma: no cover
+        pass
 
 
 def _offline_env() -> bool:
@@ -114,7 +192,7 @@ def _what_to_do(model_name: str, pretrained: str) -> str:
             f"download once and are cached), or copy the weights file from a machine that has them (after "
             f"a download it sits in the Hugging Face cache, ~/.cache/huggingface/hub) and pass it: "
             f"load_clip({model_name!r}, pretrained={pretrained!r}, checkpoint='path/to/weights'). "
-            f"Set HF_HUB_OFFLINE=1 to skip the download attempt on a machine that is known to be offline.")
+            f"Set HF_HUB_OFFLINE=1 to skip even the quick check of the hub on a machine known to be offline.")
 
 
 def weights_file(model_name: str = DEFAULT_MODEL, pretrained: str = DEFAULT_PRETRAINED,
@@ -132,18 +210,30 @@ def weights_file(model_name: str = DEFAULT_MODEL, pretrained: str = DEFAULT_PRET
         return hit
     if download is None:
         download = not _offline_env()
+    what = _what_to_do(model_name, pretrained)
     if not download:
         why = ("downloads are switched off (HF_HUB_OFFLINE=1)" if _offline_env()
                else "downloads are switched off (download=False)")
         raise WeightsUnavailableError(
-            f"The {model_name} {pretrained!r} weights are not in the local cache and {why}. "
-            + _what_to_do(model_name, pretrained))
+            f"The {model_name} {pretrained!r} weights are not in the local cache and {why}. " + what,
+            reason="not cached; " + ("HF_HUB_OFFLINE=1" if _offline_env() else "download=False"))
+    host, port = _probe_address()
+    start = time.perf_counter()
+    if not hub_reachable():
+        go_offline()  # the rest of the process does not try again
+        seconds = time.perf_counter() - start
+        where = host if port == 443 else f"{host}:{port}"
+        raise WeightsUnavailableError(
+            f"The {model_name} {pretrained!r} weights are not in the local cache and {where} cannot be reached "
+            f"(1 attempt, {seconds:.1f} s); HF_HUB_OFFLINE=1 is now set for the rest of this process. " + what,
+            reason=f"not cached; {where} unreachable")
     try:
         path = open_clip.pretrained.download_pretrained(cfg, cache_dir=None if cache_dir is None else str(cache_dir))
-    except Exception as e:  # no route to the hub, DNS failure, proxy, HTTP error ...
+    except Exception as e:  # the hub answers but refuses, a proxy, an HTTP error ...
+        first = str(e).splitlines()[0][:300] if str(e) else ""
         raise WeightsUnavailableError(
             f"The {model_name} {pretrained!r} weights could not be downloaded ({type(e).__name__}: "
-            f"{str(e).splitlines()[0][:300]}). " + _what_to_do(model_name, pretrained)) from e
+            f"{first}). " + what, reason=f"could not be downloaded ({type(e).__name__})") from e
     if not path or not Path(path).is_file():
         raise WeightsUnavailableError(f"open_clip returned no weights file for {model_name} {pretrained!r}. "
                                       + _what_to_do(model_name, pretrained))
@@ -181,7 +271,7 @@ class ClipModel:
     def describe(self) -> str:
         n = sum(p.numel() for p in self.model.parameters())
         weights = self.pretrained if self.trained else "RANDOM (untrained)"
-        return f"{self.name}, weights: {weights}, {n / 1e6:.1f} M parameters, on {self.device}"
+        return wrap(f"{self.name}, weights: {weights}, {n / 1e6:.1f} M parameters, on {self.device}")
 
     def tensor_transform(self, images: torch.Tensor) -> torch.Tensor:
         """Pixels ``[n, 3, H, W]`` in [0, 1] -> the model's input: resized (shorter side), centre-cropped,
@@ -305,6 +395,22 @@ def load_clip(model_name: str = DEFAULT_MODEL, pretrained: str = DEFAULT_PRETRAI
     return _wrap(model, preprocess, model_name, label, True, device)
 
 
+@contextmanager
+def _without_log(prefix: str):
+    """Drop log records whose message starts with ``prefix`` (and only those) while inside."""
+    def keep(record: logging.LogRecord) -> bool:
+        return not str(record.getMessage()).startswith(prefix)
+
+    loggers = [logging.getLogger(), logging.getLogger("open_clip")]
+    for lg in loggers:
+        lg.addFilter(keep)
+    try:
+        yield
+    finally:
+        for lg in loggers:
+            lg.removeFilter(keep)
+
+
 def untrained_clip(model_name: str = DEFAULT_MODEL, pretrained: str | None = DEFAULT_PRETRAINED, *, seed: int = 0,
                    device=None, **model_kwargs) -> ClipModel:
     """The same architecture (and preprocessing as ``pretrained``'s) with random weights: runs, means nothing.
@@ -315,7 +421,7 @@ def untrained_clip(model_name: str = DEFAULT_MODEL, pretrained: str | None = DEF
 
     device = torch.device(device or "cpu")
     settings = tag_settings(model_name, pretrained) if pretrained else {}
-    with torch.random.fork_rng(devices=[]):
+    with torch.random.fork_rng(devices=[]), _without_log("No pretrained weights loaded"):
         torch.manual_seed(seed)
         model, _, preprocess = open_clip.create_model_and_transforms(
             model_name, pretrained=None, device=device, **settings, **model_kwargs)
@@ -334,11 +440,11 @@ def load_clip_or_untrained(model_name: str = DEFAULT_MODEL, pretrained: str = DE
     except WeightsUnavailableError as e:
         clip = untrained_clip(model_name, pretrained, device=device, **model_kwargs)
         if verbose:
-            print(f"WeightsUnavailableError: {e}\n")
+            print(wrap(f"No pretrained weights ({e.reason}): using an UNTRAINED {model_name}."))
             print(clip.warning)
         return clip
     if verbose:
-        print(f"Loaded {clip.describe()}.")
+        print(wrap(f"Loaded {clip.describe()}."))
     return clip
 
 

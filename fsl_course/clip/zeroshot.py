@@ -14,12 +14,15 @@ move toward the image prototype as shots are added.
 
 from __future__ import annotations
 
+import re
+import textwrap
 from typing import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
 
 from fsl_course.methods.protonet import prototypes
+from fsl_course.text import TEXT_WIDTH, wrap, wrap_list  # noqa: F401  (wrap, wrap_list: for the notebooks)
 
 #: The 100 CIFAR-100 fine labels, in the official order of the data set's ``meta`` file (label i is entry i);
 #: the order is alphabetical. Names with two words are joined by "_", as in the file.
@@ -62,6 +65,36 @@ SEED_DESCRIPTION_PREFIX = "This is "
 SEED_TEMPLATE = "This is a photo of a {}"
 
 
+#: words that start with a vowel letter but a consonant sound: "a unicorn", "a one-eyed cat"
+A_BEFORE = frozenset({"one", "once", "unicorn", "uniform", "unit", "united", "universe", "university", "unique",
+                      "union", "usb", "user", "useful", "utensil", "ukulele", "european", "ewe", "eucalyptus"})
+#: words that start with a consonant letter but a vowel sound (a silent h): "an hour"
+AN_BEFORE = frozenset({"hour", "hourglass", "honest", "honour", "honor", "heir", "heiress"})
+
+_ARTICLE = re.compile(r"\b([Aa]n?) ([A-Za-z][\w'-]*)")
+
+
+def article(word: str) -> str:
+    """``"an"`` before a vowel sound, else ``"a"``: a vowel letter, except the words of ``A_BEFORE``
+    ("a unicorn"), and the silent-h words of ``AN_BEFORE`` ("an hour")."""
+    head = re.split(r"[\s_-]", word.strip().lower(), maxsplit=1)[0]
+    if head in AN_BEFORE:
+        return "an"
+    if head in A_BEFORE:
+        return "a"
+    return "an" if head[:1] in set("aeiou") else "a"
+
+
+def fix_articles(text: str) -> str:
+    """Every "a"/"an" in ``text`` made to agree with the word after it: "a photo of a apple" ->
+    "a photo of an apple", "a origami rocket" -> "an origami rocket"."""
+    def agree(m: re.Match) -> str:
+        right = article(m.group(2))
+        return (right.capitalize() if m.group(1)[0] == "A" else right) + " " + m.group(2)
+
+    return _ARTICLE.sub(agree, text)
+
+
 def prompt_name(label: str) -> str:
     """A class name as it goes into a prompt: ``"aquarium_fish"`` -> ``"aquarium fish"``."""
     return label.replace("_", " ")
@@ -85,9 +118,13 @@ def template_sets() -> dict[str, list]:
     }
 
 
-def fill(template, name: str) -> str:
-    """A prompt from a template: a ``format`` string or a callable (open_clip's lists hold callables)."""
-    return template(name) if callable(template) else template.format(name)
+def fill(template, name: str, articles: bool = True) -> str:
+    """A prompt from a template: a ``format`` string or a callable (open_clip's lists hold callables).
+
+    ``articles`` makes every "a"/"an" agree with the next word ("a photo of an apple"; see ``article``).
+    """
+    text = template(name) if callable(template) else template.format(name)
+    return fix_articles(text) if articles else text
 
 
 def sample_images() -> tuple[list[str], list, list[str]]:
@@ -107,24 +144,28 @@ def sample_images() -> tuple[list[str], list, list[str]]:
 
 
 def zero_shot_classifier(clip, classnames: Sequence[str], templates: Sequence[str | Callable],
-                         num_classes_per_batch: int | None = 10, progress: bool = False) -> torch.Tensor:
-    """Class weights ``[D, C]`` by open_clip's ``build_zero_shot_classifier``: for each class, the mean of its
-    normalised template embeddings, renormalised. ``clip`` is a :class:`~fsl_course.clip.model.ClipModel`."""
+                         num_classes_per_batch: int | None = 10, progress: bool = False,
+                         articles: bool = True) -> torch.Tensor:
+    """Class weights ``[D, C]`` by open_clip's ``build_zero_shot_classifier``: for each class,
+    the mean of its normalised template embeddings, renormalised. ``clip`` is a ``ClipModel``;
+    ``articles``: "a photo of an apple", not "a photo of a apple" (see ``fill``)."""
     from open_clip import build_zero_shot_classifier
 
-    templates = list(templates)
-    if len({callable(t) for t in templates}) > 1:  # open_clip wants all format strings or all callables
-        templates = [t if callable(t) else (lambda c, t=t: t.format(c)) for t in templates]
+    # every template as a callable, filled by ``fill`` (format strings and open_clip's lambdas)
+    templates = [lambda c, t=t: fill(t, c, articles) for t in templates]
     clip.model.eval()
-    weights = build_zero_shot_classifier(clip.model, clip.tokenizer, list(classnames), templates,
-                                         num_classes_per_batch=num_classes_per_batch, device=clip.device,
-                                         use_tqdm=progress)
+    weights = build_zero_shot_classifier(
+        clip.model, clip.tokenizer, list(classnames), templates,
+        num_classes_per_batch=num_classes_per_batch, device=clip.device, use_tqdm=progress)
     return weights.float().cpu()
 
 
-def class_probabilities(image_features: torch.Tensor, weights: torch.Tensor, scale: float = 100.0) -> torch.Tensor:
-    """``softmax(scale * cosine)`` over classes: ``image_features`` [n, D], ``weights`` [D, C] -> [n, C]."""
-    return (scale * F.normalize(image_features.float(), dim=-1) @ F.normalize(weights.float(), dim=0)).softmax(-1)
+def class_probabilities(image_features: torch.Tensor, weights: torch.Tensor,
+                        scale: float = 100.0) -> torch.Tensor:
+    """``softmax(scale * cosine)`` over classes: ``image_features`` [n, D], ``weights`` [D, C]
+    -> [n, C]."""
+    cosine = F.normalize(image_features.float(), dim=-1) @ F.normalize(weights.float(), dim=0)
+    return (scale * cosine).softmax(-1)
 
 
 def marginal_class_probabilities(image_features: torch.Tensor, caption_features: torch.Tensor,
@@ -170,14 +211,19 @@ def compare_templates(clip, image_features: torch.Tensor, true_labels: Sequence[
 
 
 def format_top_k(names: Sequence[str], top_probs: torch.Tensor, top_labels: torch.Tensor,
-                 classnames: Sequence[str], truth: dict[str, str] | None = None) -> str:
-    """One line per image: its top-k classes with probabilities (and its true class, if ``truth`` has one)."""
+                 classnames: Sequence[str], truth: dict[str, str] | None = None,
+                 width: int = TEXT_WIDTH) -> str:
+    """Per image its top-k classes with probabilities (and its true class, if ``truth`` has one),
+    wrapped to ``width`` characters (continuation lines indented under the first guess)."""
+    pad = max([len(n) for n in names] + [4])
     lines = []
     for name, ps, ix in zip(names, top_probs.tolist(), top_labels.tolist()):
-        guesses = ", ".join(f"{classnames[i]} {100 * p:.1f}%" for p, i in zip(ps, ix))
-        true = "" if truth is None else f"  [CIFAR-100 class: {truth.get(name, 'none')}]"
-        lines.append(f"{name:>17}: {guesses}{true}")
-    return "\n".join(lines)
+        # each guess (and the truth) kept whole on a line: its spaces are held by a placeholder while wrapping
+        guesses = ", ".join(f"{classnames[i]}\0{100 * p:.1f}%" for p, i in zip(ps, ix))
+        true = "" if truth is None else " [CIFAR-100\0class:\0" + truth.get(name, "none") + "]"
+        lines += textwrap.wrap(f"{name:>{pad}}: {guesses}{true}", width, subsequent_indent=" " * (pad + 2),
+                               break_on_hyphens=False, break_long_words=False) or [""]
+    return "\n".join(line.replace("\0", " ") for line in lines)
 
 
 def labelled_samples(names: Sequence[str], image_features: torch.Tensor) -> tuple[list[str], torch.Tensor, list[str]]:
@@ -212,14 +258,20 @@ def template_comparison(clip, image_features: torch.Tensor, true_labels: Sequenc
 
 
 def format_template_rows(rows: Sequence[dict], names: Sequence[str]) -> str:
-    """A text table: per template set, top-1 accuracy, mean probability of the truth, the truth's rank per image."""
+    """A text table: per template set, top-1 accuracy, mean probability of the truth, and the
+    truth's rank per image (columns headed by the image names, cut to 10 characters)."""
     width = max(len(r["templates"]) for r in rows)
-    w = max([10] + [len(n) for n in names])
-    head = f"{'templates':<{width}}  prompts  top-1  p(true)   " + " ".join(f"{n:>{w}}" for n in names)
-    lines = [" " * (width + 27) + "rank of the true class per image (1 = top)", head, "-" * len(head)]
+    heads = [n[:10] for n in names]
+    cols = [max(4, len(h)) for h in heads]
+    head = (f"{'templates':<{width}} prompts top-1 p(true)  "
+            + " ".join(f"{h:>{c}}" for h, c in zip(heads, cols)))
+    label = "rank of the true class per image (1 = top)"
+    if len(head) - width - 23 < len(label):
+        label = "rank of the truth (1 = top)"
+    lines = [" " * (width + 23) + label, head, "-" * len(head)]
     for r in rows:
-        lines.append(f"{r['templates']:<{width}}  {r['prompts']:>7}  {100 * r['top1']:4.0f}%  {100 * r['p_true']:6.1f}%  "
-                     + " ".join(f"{k:>{w}}" for k in r["ranks"]))
+        lines.append(f"{r['templates']:<{width}} {r['prompts']:>7} {100 * r['top1']:4.0f}% {100 * r['p_true']:6.1f}%  "
+                     + " ".join(f"{k:>{c}}" for k, c in zip(r["ranks"], cols)))
     return "\n".join(lines)
 
 
@@ -232,12 +284,14 @@ def image_prototypes(features: torch.Tensor, labels: torch.Tensor, way: int) -> 
 
 def text_initialised_prototypes(text_weights: torch.Tensor, features: torch.Tensor | None,
                                 labels: torch.Tensor | None, strength: float = 1.0) -> torch.Tensor:
-    """Prototypes ``[way, D]`` that start at the text classifier and move toward the image prototypes.
+    """Prototypes ``[way, D]`` that start at the text classifier and move toward the image
+    prototypes.
 
-    ``p_k = normalise((strength * t_k + sum_i z_i) / (strength + n_k))`` over class ``k``'s normalised support
-    embeddings ``z_i``: with no shots it is the zero-shot text embedding ``t_k``; each shot counts as much as
-    ``1 / strength`` of the text; with many shots it tends to the image prototype. ``text_weights`` is
-    ``[way, D]`` (rows) or the classifier's ``[D, way]`` (transpose it first).
+    ``p_k = normalise((strength * t_k + sum_i z_i) / (strength + n_k))`` over class ``k``'s
+    normalised support embeddings ``z_i``: with no shots it is the zero-shot text embedding
+    ``t_k``; each shot counts as much as ``1 / strength`` of the text; with many shots it tends
+    to the image prototype. ``text_weights`` is ``[way, D]`` (rows); transpose the classifier's
+    ``[D, way]`` first.
     """
     text = F.normalize(text_weights.float(), dim=-1)
     way = text.shape[0]
@@ -337,8 +391,8 @@ def format_curve_rows(rows: Sequence[dict]) -> str:
     shots = sorted({r["shot"] for r in rows})
     methods = list(dict.fromkeys(r["method"] for r in rows))
     width = max(map(len, methods))
-    lines = [f"{'accuracy (%)':<{width}}  " + "".join(f"{str(s) + '-shot':>16}" for s in shots)]
+    lines = [f"{'accuracy (%)':<{width}} " + "".join(f"{str(s) + '-shot':>14}" for s in shots)]
     for m in methods:
         cells = {r["shot"]: f"{r['accuracy']:.1f} +- {r['ci95']:.1f}" for r in rows if r["method"] == m}
-        lines.append(f"{m:<{width}}  " + "".join(f"{cells.get(s, '-'):>16}" for s in shots))
+        lines.append(f"{m:<{width}} " + "".join(f"{cells.get(s, '-'):>14}" for s in shots))
     return "\n".join(lines)
