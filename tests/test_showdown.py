@@ -63,7 +63,7 @@ def test_recorded_cells_are_read_and_the_others_evaluated(folder):
     assert maml["sha256"] == showdown.sha256(folder / "maml_tiny.pt")
 
     table = showdown.markdown(record)
-    assert "| ProtoNet | 12.35 ± 1.50 |" in table and "| 9.25 % |" in table and "| 2.0 h |" in table
+    assert "| ProtoNet | 12.35\u00a0±\u00a01.50 |" in table  # no line break inside a cell's number and "| 9.25 % |" in table and "| 2.0 h |" in table
     assert "*98.8*" in table and "*98.7*" in table  # the papers' rows
     assert "| MAML |" in table and "n/a" in table and "a 5-way MAML model (its head has 5 outputs)" in table
 

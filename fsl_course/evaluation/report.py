@@ -73,7 +73,7 @@ def results_markdown(folder: Path | None = None) -> str:
             how = f"{t.get('way')}-way {t.get('shot')}-shot, {_episodes(train)}" if train else "?"
         if train and train["method"] == "maml" and train["config"].get("bn") == "batch":  # say so wherever shown
             how += ", transductive batch norm (batch statistics of the 75 test queries)"
-        cells = [f"{r['accuracy']:.2f} ± {r['ci95']:.2f}" if (r := test["results"].get(s)) else "-" for s in SETTINGS]
+        cells = [f"{r['accuracy']:.2f}\u00a0±\u00a0{r['ci95']:.2f}" if (r := test["results"].get(s)) else "-" for s in SETTINGS]
         lines.append(f"| `{name}.pt` | {how} | {test['protocol']} | " + " | ".join(cells) + " |")
         methods.append(train["method"] if train else None)
         if train:

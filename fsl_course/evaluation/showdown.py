@@ -214,7 +214,7 @@ def markdown(record: dict) -> str:
         cells = []
         for s in settings:
             r = row["results"].get(s)
-            cells.append(f"{r['accuracy']:.2f} ± {r['ci95']:.2f}" if r else "n/a" if s in row["not_applicable"]
+            cells.append(f"{r['accuracy']:.2f}\u00a0±\u00a0{r['ci95']:.2f}" if r else "n/a" if s in row["not_applicable"]
                          else "-")
         runs = f"{row['runs']['error']:.2f} %" if row["runs"] else "-"
         ms = row.get("ms_per_episode", {})
