@@ -36,17 +36,13 @@ and easyfsl installed (``pip install -e ".[bench]"``):  ``python benchmarks/benc
 from __future__ import annotations
 
 import copy
-import os
-import platform
 import sys
 import tempfile
 import time
-from importlib import metadata
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-import torchvision
 from torch.utils.data import DataLoader
 from torch.utils.flop_counter import FlopCounterMode
 from torchvision import transforms
@@ -55,8 +51,8 @@ from torchvision.datasets import ImageFolder
 from easyfsl.methods import PrototypicalNetworks
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_pipeline import (Clock, FixedTaskSampler, _num, alternate, bench_args, format_table, timed,  # noqa: E402
-                            write_atomic)
+from bench_pipeline import (Clock, FixedTaskSampler, _num, alternate, bench_args, bench_env,  # noqa: E402
+                            format_table, timed, write_atomic)
 
 from fsl_course.data.mini_imagenet import load_mini_imagenet, mini_imagenet_root, read_split_csv  # noqa: E402
 from fsl_course.episodes import EpisodeSampler  # noqa: E402
@@ -258,9 +254,7 @@ def main(argv=None) -> int:
         "data": data, "train": train,
         "config": {"way": WAY, "shot": SHOT, "query": QUERY, "image_size": SIZE, "quick": args.quick,
                    "threads": torch.get_num_threads(), "data": data_cfg, "train": train_cfg},
-        "env": {"python": platform.python_version(), "torch": torch.__version__,
-                "torchvision": torchvision.__version__, "easyfsl": metadata.version("easyfsl"),
-                "cpus": os.cpu_count(), "loadavg_at_end": os.getloadavg(), "platform": platform.platform()},
+        "env": bench_env(),
         "total_s": time.perf_counter() - start, "date": time.strftime("%Y-%m-%d %H:%M:%S"),
         "command": "python benchmarks/bench_mini_imagenet.py " + " ".join(sys.argv[1:] if argv is None else argv),
     }

@@ -306,6 +306,13 @@ def bench_args(argv, doc: str, episodes: int, results: Path, quick_results: Path
     return args, args.out or (quick_results if args.quick else results)
 
 
+def bench_env() -> dict:
+    """The machine and versions a benchmark ran with (and the load on the machine when it ended)."""
+    return {"python": platform.python_version(), "torch": torch.__version__, "torchvision": torchvision.__version__,
+            "easyfsl": metadata.version("easyfsl"), "cpus": os.cpu_count(), "loadavg_at_end": os.getloadavg(),
+            "platform": platform.platform()}
+
+
 def format_table(rows: list[tuple[str, ...]]) -> str:
     """Rows of strings (the first one a header) as aligned columns: the first left, the others right."""
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
@@ -333,9 +340,7 @@ def main(argv=None) -> int:
         "data": data, "train": train,
         "config": {"way": WAY, "shot": SHOT, "query": QUERY, "image_size": SIZE, "quick": args.quick,
                    "threads": torch.get_num_threads(), "data": data_cfg, "train": train_cfg},
-        "env": {"python": platform.python_version(), "torch": torch.__version__,
-                "torchvision": torchvision.__version__, "easyfsl": metadata.version("easyfsl"),
-                "cpus": os.cpu_count(), "loadavg_at_end": os.getloadavg(), "platform": platform.platform()},
+        "env": bench_env(),
         "total_s": time.perf_counter() - start,
         "date": time.strftime("%Y-%m-%d %H:%M:%S"),
     }
