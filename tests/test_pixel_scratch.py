@@ -172,3 +172,11 @@ def test_paired_comparison_and_its_sentence():
     assert "within noise" in compare_sentence("A", noisy, "B", torch.tensor([0.5, 0.5, 0.5, 0.5]))
     with pytest.raises(ValueError, match="same episodes: 4 against 3"):
         paired_difference(a, b[:3])
+
+
+def test_scoring_fewer_steps_leaves_the_training_as_it_was():
+    episode = EpisodeSet(tiny_dataset(6, 5, size=28), way=3, shot=1, query=2, n_episodes=1, seed=0)[0]
+    full = train_from_scratch(episode, steps=5, seed=1)
+    sparse = train_from_scratch(episode, steps=5, seed=1, every=2)
+    assert [h["step"] for h in sparse] == [0, 2, 4, 5]
+    assert sparse == [h for h in full if h["step"] in (0, 2, 4, 5)]
