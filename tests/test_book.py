@@ -219,11 +219,23 @@ def test_glossary_defines_the_course_terms():
 
 @pytest.mark.parametrize("path", notebooks(), ids=lambda p: p.stem)
 def test_exercise_directives_are_well_formed(path):
-    """Converted notebooks: labelled exercises, each solution gated by start/end and naming its exercise."""
+    """Converted notebooks: labelled exercises, each solution gated by start/end and naming its exercise.
+
+    The book folds a gated solution into its dropdown; JupyterLab (jupyterlab-myst) folds only the markdown
+    inside the start cell, so every code cell of a solution is collapsed there by its own metadata
+    (``jupyter.source_hidden``/``outputs_hidden``: a bar to click shows the code and, once run, its output).
+    """
     cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
     labels, open_solution = set(), None
     for cell in cells:
         if cell["cell_type"] != "markdown":
+            hidden = cell["metadata"].get("jupyter", {})
+            if open_solution:
+                assert hidden.get("source_hidden") and hidden.get("outputs_hidden"), (
+                    f"a code cell of the solution of {open_solution} shows in JupyterLab: set its metadata "
+                    '"jupyter": {"source_hidden": true, "outputs_hidden": true}')
+            else:
+                assert not hidden.get("source_hidden"), "a code cell outside every solution is hidden in JupyterLab"
             continue
         src = "".join(cell["source"])
         for m in re.finditer(r"^(`{3,})\{exercise\}[^\n]*\n:label: (\S+)\n", src, re.M):
