@@ -31,3 +31,31 @@ def plural(n: int | float, word: str, many: str | None = None) -> str:
     """``"1 CPU thread"``, ``"2 CPU threads"``: ``n`` and ``word``, in the plural (``many``, else
     ``word + "s"``) unless ``n`` is 1."""
     return f"{n} {word if n == 1 else (many or word + 's')}"
+
+
+def source(obj, start: str | None = None, stop: str | None = None) -> str:
+    """The source of the function or class ``obj`` as a page shows it: without its docstring (the page explains
+    what it does), or, with ``start``, only the excerpt from the first line containing ``start`` to the first
+    line after it containing ``stop`` (to the end without ``stop``), dedented. A marker that is not in the
+    source raises ``ValueError``, so a page never silently shows the wrong lines."""
+    import ast
+    import inspect
+
+    lines = textwrap.dedent(inspect.getsource(obj)).splitlines()
+    if start is None:
+        node = ast.parse("\n".join(lines)).body[0]
+        body = getattr(node, "body", [])
+        doc = body[0] if body and isinstance(body[0], ast.Expr) and isinstance(
+            getattr(body[0], "value", None), ast.Constant) and isinstance(body[0].value.value, str) else None
+        if doc is not None:
+            lines = lines[:doc.lineno - 1] + lines[doc.end_lineno:]
+        return "\n".join(lines)
+    first = next((i for i, line in enumerate(lines) if start in line), None)
+    if first is None:
+        raise ValueError(f"{start!r} is not in the source of {obj.__qualname__}")
+    last = len(lines) - 1
+    if stop is not None:
+        last = next((i for i in range(first, len(lines)) if stop in lines[i]), None)
+        if last is None:
+            raise ValueError(f"{stop!r} is not in the source of {obj.__qualname__} after {start!r}")
+    return textwrap.dedent("\n".join(lines[first:last + 1]))
