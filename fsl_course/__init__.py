@@ -8,8 +8,8 @@ What each folder holds:
   ``episodes`` (N-way K-shot episodes), ``backbones`` (Conv-4, ResNet-12) and ``classifier`` (the public
   classifier, ``load_classifier``); ``data/`` (the data sets, their download and preprocessing, the official
   runs, augmentation), ``methods/`` (one module per method behind one interface), ``training/`` (the episodic
-  loop, pretraining, checkpoints) and ``evaluation/`` (accuracy with its interval, the papers' numbers, the
-  README's results block, the showdown);
+  loop, in several processes under torchrun too, pretraining, checkpoints) and ``evaluation/`` (accuracy with
+  its interval, the papers' numbers, the README's results block, the showdown);
 * ``clip/``: CLIP, zero-shot classification and the mini-CLIP;
 * the tools that show results: ``viz`` (the figures) and ``widgets/`` (the notebooks' interactive explorers);
 * ``toys/``: two toys that one chapter each uses, MAML's sine waves and the overfitting demo;

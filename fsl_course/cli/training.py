@@ -1,4 +1,8 @@
-"""The training commands of ``fsl-course``: ``train`` (episodic) and ``pretrain`` (the transfer baselines)."""
+"""The training commands of ``fsl-course``: ``train`` (episodic) and ``pretrain`` (the transfer baselines).
+
+``train`` runs in several processes under torchrun, the same command: ``torchrun --nproc_per_node=N --no-python
+fsl-course train ...`` (or ``torchrun --nproc_per_node=N -m fsl_course.cli train ...``); see
+:mod:`fsl_course.training.distributed`."""
 
 from __future__ import annotations
 
@@ -36,6 +40,7 @@ def method_options(name: str, options: dict, data) -> dict:
 def _cmd_train(args) -> int:
     from fsl_course.config import get_device
     from fsl_course.methods import build_method
+    from fsl_course.training.distributed import is_main
     from fsl_course.training.episodic import TrainConfig, train
 
     options = parse_settings(args.set)
@@ -50,7 +55,8 @@ def _cmd_train(args) -> int:
     record = train(method, train_data, val_data, config, args.out, train_data.preprocess(),
                    device=get_device(args.device), resume=not args.no_resume)
     best = record["best"]
-    print(f"Done: {args.out} (best validation accuracy {best['val_accuracy']} at episode {best['step']}).")
+    if is_main():  # under torchrun, rank 0 speaks for the run
+        print(f"Done: {args.out} (best validation accuracy {best['val_accuracy']} at episode {best['step']}).")
     return 0
 
 
@@ -110,7 +116,8 @@ def add_commands(sub) -> None:
                    "episodes")
     t.add_argument("--seed", type=int, default=0, help="random seed (episodes and initial weights)")
     t.add_argument("--meta-batch", type=positive, default=1,
-                   help="episodes (tasks) whose gradients are averaged per Adam step (MAML: 32 at 5-way)")
+                   help="episodes (tasks) whose gradients are averaged per Adam step (MAML: 32 at 5-way); under "
+                   "torchrun split evenly across the processes, so a multiple of their number")
     t.add_argument("--init", metavar="CHECKPOINT",
                    help="continue the model of this checkpoint (a new stage: its own schedule and seed, a fresh "
                         "optimiser; the record counts both stages)")

@@ -9,6 +9,13 @@ and the whole training state (model, optimiser, scheduler, the episode stream's 
 ``out`` with ``.state.pt``, so an interrupted run resumes where it stopped and produces the same result.
 Without a validation split the last model is kept (model selection never looks at test episodes).
 
+Under ``torchrun`` the same loop runs in several processes (:mod:`fsl_course.training.distributed`): each rank
+samples its own episodes (seed + rank), takes ``meta_batch / world size`` episodes of every meta-batch, and
+the gradients are averaged over the ranks before each Adam step, so one step is the step of a single process
+over the union of the ranks' episodes; rank 0 alone validates, logs, shows the progress bar and writes the
+checkpoint and the training state (which holds every rank's episode stream, so a resumed run continues each).
+The record says how many processes made it (``world_size``) and on which device.
+
 A run can continue another: ``init`` names a checkpoint whose weights it starts from (a new *stage*, with its
 own schedule, seed and a fresh optimiser). Its record then counts the whole training: ``episodes_done``,
 ``train_seconds`` and ``history`` include the earlier stage's, ``init`` holds that stage's record (settings,
@@ -25,6 +32,7 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
+from fsl_course.training import distributed
 from fsl_course.training.checkpoints import save_checkpoint
 from fsl_course.io import atomic_torch_save, atomic_write_json
 from fsl_course.data.images import Preprocess
@@ -70,8 +78,16 @@ def metrics_path(out: Path) -> Path:
 def train(method: FewShotMethod, train_data: FewShotDataset, val_data: FewShotDataset | None,
           config: TrainConfig, out: str | Path, preprocess: Preprocess | None = None, device=None,
           resume: bool = True, progress: bool = True) -> dict:
-    """Train ``method`` episodically; return the metrics dict (also written to ``out`` as JSON)."""
-    out = Path(out)
+    """Train ``method`` episodically; return the metrics dict (also written to ``out`` as JSON). Under torchrun,
+    in every process (see the module's docstring); the process group lives for this call, unless the caller
+    made one."""
+    with distributed.process_group(device) as device:
+        return _train(method, train_data, val_data, config, Path(out), preprocess, device, resume, progress)
+
+
+def _train(method: FewShotMethod, train_data: FewShotDataset, val_data: FewShotDataset | None,
+           config: TrainConfig, out: Path, preprocess: Preprocess | None, device: torch.device, resume: bool,
+           progress: bool) -> dict:
     if not any(p.requires_grad for p in method.parameters()):
         raise ValueError(f"{method.name} has no parameters to train: evaluate it directly instead "
                          "(fsl_course.evaluation.evaluate.evaluate)")
@@ -87,30 +103,35 @@ def train(method: FewShotMethod, train_data: FewShotDataset, val_data: FewShotDa
     if config.meta_batch < 1 or config.episodes % config.meta_batch or config.val_every % config.meta_batch:
         raise ValueError(f"meta_batch={config.meta_batch} must be >= 1 and divide episodes ({config.episodes}) and "
                          f"val_every ({config.val_every}): checkpoints are written between meta-batches")
-    device = torch.device(device or "cpu")
+    world, main = distributed.world_size(), distributed.is_main()
+    share = distributed.local_batch(config.meta_batch)  # this rank's episodes of each meta-batch
     preprocess = preprocess or train_data.preprocess()
-    torch.manual_seed(config.seed)
+    torch.manual_seed(distributed.rank_seed(config.seed))
     method.to(device).train()
+    distributed.broadcast_module(method)
     optimizer = torch.optim.Adam(method.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=config.lr_step, gamma=config.lr_gamma)
-    sampler = EpisodeSampler(train_data, config.way, config.shot, config.query, seed=config.seed)
+    sampler = EpisodeSampler(train_data, config.way, config.shot, config.query,
+                             seed=distributed.rank_seed(config.seed))
     val_shot = config.val_shot or config.shot
     val_set = (EpisodeSet(val_data, config.val_way, val_shot, config.val_query, config.val_episodes, VAL_SEED)
                if val_data is not None else None)
     step, history, best, seconds = 0, [], {"val_accuracy": -1.0, "step": 0}, 0.0
     spath = state_path(out)
     continues_itself = bool(config.init) and Path(config.init).resolve() == out.resolve()
-    if continues_itself and spath.is_file() and _state_key(spath) != _config_key(config):
-        print(f"{spath.name} is the state of the stage that this run continues; it will be replaced.")
+    key = _config_key(config, world)
+    if continues_itself and spath.is_file() and _state_key(spath) != key:
+        if main:
+            print(f"{spath.name} is the state of the stage that this run continues; it will be replaced.")
         resume = False
-    state = load_state(spath, _config_key(config), model=method, optimizer=optimizer,
-                       scheduler=scheduler) if resume else None
+    state = load_state(spath, key, model=method, optimizer=optimizer, scheduler=scheduler) if resume else None
     earlier = None  # the record of the stage this run continues (config.init)
-    if state is not None:
-        sampler.set_state(state["sampler"])
+    if state is not None:  # every rank loads the same state; each continues its own episode stream
+        sampler.set_state(state["sampler"] if world == 1 else state["sampler"][distributed.rank()])
         step, history, best, seconds = state["step"], state["history"], state["best"], state["seconds"]
         earlier = state.get("init_record")
-        print(f"Resuming {out.name} from episode {step} of {config.episodes}.")
+        if main:
+            print(f"Resuming {out.name} from episode {step} of {config.episodes}.")
     elif config.init:
         earlier = start_from(method, config.init)
     base = earlier["episodes_done"] if earlier else 0  # episodes before this stage
@@ -119,7 +140,8 @@ def train(method: FewShotMethod, train_data: FewShotDataset, val_data: FewShotDa
         out_record = {"method": method.name, "config": method.config,
                       "train": {**asdict(config), "val_shot": val_shot}, "train_split": train_data.name,
                       "val_split": val_data.name if val_data is not None else None,
-                      "preprocess": preprocess.to_dict(), "episodes_done": base + step,
+                      "preprocess": preprocess.to_dict(), "world_size": world, "device": str(device),
+                      "episodes_done": base + step,
                       "train_seconds": round(seconds + (earlier["train_seconds"] if earlier else 0.0), 1),
                       "best": best, "history": (earlier["history"] if earlier else []) + history}
         if earlier:
@@ -127,35 +149,39 @@ def train(method: FewShotMethod, train_data: FewShotDataset, val_data: FewShotDa
                               stage_episodes=step, stage_seconds=round(seconds, 1))
         return out_record
 
-    def save(improved: bool) -> None:
+    def save(improved: bool, samplers: list) -> None:
+        """Rank 0 writes (``samplers``: every rank's episode stream state, from :func:`distributed.gather`)."""
         current = record()
         if improved:
             save_checkpoint(out, method, preprocess, metrics={"best": best}, train=current["train"],
                             history=current["history"])
-        atomic_torch_save({"config": _config_key(config), "model": method.state_dict(),
+        atomic_torch_save({"config": key, "model": method.state_dict(),
                            "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                           "sampler": sampler.state(), "step": step, "history": history, "best": best,
-                           "seconds": seconds, "init_record": earlier}, spath)
+                           "sampler": samplers[0] if world == 1 else samplers, "step": step,
+                           "history": history, "best": best, "seconds": seconds, "init_record": earlier}, spath)
         atomic_write_json(current, metrics_path(out))
 
     if earlier is not None and state is None and val_set is not None:  # the model this stage starts from
-        result = evaluate(method, val_set, device, progress=False)
-        best = {"val_accuracy": result.mean, "val_ci95": result.ci95, "step": base}
-        history.append({"step": base, "lr": config.lr, "seconds": 0.0, "val_accuracy": result.mean,
-                        "val_ci95": result.ci95, "note": f"{STAGE_START} continuing {config.init}"})
-        method.train()
-        save(improved=True)
+        samplers = distributed.gather(sampler.state())
+        if main:
+            result = evaluate(method, val_set, device, progress=False)
+            best = {"val_accuracy": result.mean, "val_ci95": result.ci95, "step": base}
+            history.append({"step": base, "lr": config.lr, "seconds": 0.0, "val_accuracy": result.mean,
+                            "val_ci95": result.ci95, "note": f"{STAGE_START} continuing {config.init}"})
+            method.train()
+            save(True, samplers)
 
     running_loss, running_acc, n_running = 0.0, 0.0, 0
     bar = tqdm(total=config.episodes, initial=step, desc=f"training {method.name}", unit="episode",
-               disable=not progress)
-    while step < config.episodes:
+               disable=not (progress and main))
+    while step < config.episodes:  # step counts the episodes of all ranks: world of them per pass
         t0 = time.perf_counter()
         episode = sampler.sample().to(device)
         loss, scores = method.loss(episode)
-        (loss / config.meta_batch if config.meta_batch > 1 else loss).backward()  # accumulates over a meta-batch
-        step += 1
+        (loss / share if share > 1 else loss).backward()  # accumulates over this rank's share of a meta-batch
+        step += world
         if step % config.meta_batch == 0:
+            distributed.average_gradients(method)
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
             for _ in range(config.meta_batch):  # the learning-rate schedule counts episodes
@@ -164,13 +190,17 @@ def train(method: FewShotMethod, train_data: FewShotDataset, val_data: FewShotDa
         running_loss += loss.item()
         running_acc += (scores.argmax(1) == episode.query_labels).float().mean().item()
         n_running += 1
-        bar.update(1)
+        bar.update(world)
         last = step == config.episodes
         if step % config.val_every == 0 or last:
-            entry = {"step": base + step, "train_loss": running_loss / n_running,
-                     "train_accuracy": 100 * running_acc / n_running, "lr": scheduler.get_last_lr()[0],
-                     "seconds": round(seconds, 1)}
+            parts = distributed.gather((sampler.state(), running_loss, running_acc, n_running))
             running_loss, running_acc, n_running = 0.0, 0.0, 0
+            if not main:
+                continue
+            samplers, losses, accuracies, counts = zip(*parts)  # the running means over every rank's episodes
+            entry = {"step": base + step, "train_loss": sum(losses) / sum(counts),
+                     "train_accuracy": 100 * sum(accuracies) / sum(counts), "lr": scheduler.get_last_lr()[0],
+                     "seconds": round(seconds, 1)}
             improved = val_set is None
             if val_set is not None:
                 result = evaluate(method, val_set, device, progress=False)
@@ -183,7 +213,7 @@ def train(method: FewShotMethod, train_data: FewShotDataset, val_data: FewShotDa
             history.append(entry)
             bar.set_postfix(loss=f"{entry['train_loss']:.3f}", val=f"{entry.get('val_accuracy', 0):.2f}",
                             best=f"{best['val_accuracy'] or 0:.2f}")
-            save(improved)
+            save(improved, list(samplers))
     bar.close()
     return record()
 
@@ -227,8 +257,9 @@ def start_from(method: FewShotMethod, path) -> dict:
     return {**earlier, "checkpoint": str(path)}
 
 
-def _config_key(config: TrainConfig) -> dict:
-    """The settings that must match for a resume (not the episode count: a run may be extended)."""
+def _config_key(config: TrainConfig, world_size: int = 1) -> dict:
+    """The settings that must match for a resume (not the episode count: a run may be extended), with the
+    number of processes of a multi-process run (each has its own episode stream)."""
     d = asdict(config)
     d.pop("episodes")
     d.pop("command")
@@ -236,6 +267,8 @@ def _config_key(config: TrainConfig) -> dict:
         d.pop("meta_batch")
     if not d["init"]:  # likewise for runs from before init existed
         d.pop("init")
+    if world_size > 1:
+        d["world_size"] = world_size
     return d
 
 
