@@ -5,8 +5,9 @@ Every method the notebooks teach lives here once, tested; the notebooks explain 
 What each folder holds:
 
 * the core that every chapter uses: the modules ``config`` (paths, device, quick mode), ``io`` (atomic files),
-  ``episodes`` (N-way K-shot episodes), ``backbones`` (Conv-4, ResNet-12) and ``classifier`` (the public
-  classifier, ``load_classifier``); ``data/`` (the data sets, their download and preprocessing, the official
+  ``episodes`` (N-way K-shot episodes), ``backbones`` (Conv-4, ResNet-12), ``classifier`` (the public
+  classifier, ``load_classifier``) and ``colab`` (every notebook's first cell: the course and Omniglot installed
+  where they are missing, as in Colab); ``data/`` (the data sets, their download and preprocessing, the official
   runs, augmentation), ``methods/`` (one module per method behind one interface), ``training/`` (the episodic
   loop, in several processes under torchrun too, pretraining, checkpoints) and ``evaluation/`` (accuracy with
   its interval, the papers' numbers, the README's results block, the showdown);
