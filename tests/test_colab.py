@@ -32,7 +32,8 @@ def run_first_cell(monkeypatch, course_installed: bool) -> tuple[list, list]:
             raise ImportError(f"No module named {name!r}")
         return real_import(name, *args, **kwargs)
 
-    exec(compile(colab.FIRST_CELL, "<first cell>", "exec"), {"__builtins__": {**vars(builtins), "__import__": importer}})
+    namespace = {"__builtins__": {**vars(builtins), "__import__": importer}}
+    exec(compile(colab.FIRST_CELL, "<first cell>", "exec"), namespace)
     return installs, fetches
 
 

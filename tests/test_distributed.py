@@ -96,8 +96,10 @@ def test_a_two_rank_step_is_the_single_process_step_over_the_union_of_episodes(n
 
 def test_a_world_size_that_does_not_divide_the_meta_batch_is_refused(monkeypatch):
     monkeypatch.setenv("WORLD_SIZE", "2")
-    with pytest.raises(ValueError, match=r"meta-batch \(3 episodes.*2 processes.*--meta-batch 4"):
+    with pytest.raises(ValueError, match=r"--meta-batch 3: .* 2 processes.*pass --meta-batch 4 .*divides 3"):
         distributed.local_batch(3)
+    with pytest.raises(ValueError, match=r"--meta-batch 1: .*pass --meta-batch 2 .*or run a single process"):
+        distributed.local_batch(1)
     assert distributed.local_batch(4) == 2
     monkeypatch.setenv("WORLD_SIZE", "1")
     assert distributed.local_batch(3) == 3 and distributed.rank_seed(5) == 5 and distributed.is_main()
@@ -173,3 +175,11 @@ def test_torchrun_trains_a_checkpoint_that_loads_and_resumes_after_a_kill(tmp_pa
     predicted = clf.predict(query)
     assert len(predicted) == 9 and set(predicted) <= {"a", "b", "c"}
     assert clf.predict_proba(query).sum(1).sub(1).abs().max() < 1e-5
+
+
+def test_pretrain_under_torchrun_is_refused_before_any_work(monkeypatch, tmp_path, capsys):
+    from fsl_course.cli import main
+
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    assert main(["pretrain", "--out", str(tmp_path / "b.pt"), "--train-split", "folder:/nowhere"]) == 1
+    assert "pretrain runs in one process" in capsys.readouterr().err and not list(tmp_path.iterdir())

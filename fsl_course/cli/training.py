@@ -63,8 +63,12 @@ def _cmd_train(args) -> int:
 def _cmd_pretrain(args) -> int:
     from fsl_course.config import get_device
     from fsl_course.methods.baseline import Baseline
+    from fsl_course.training.distributed import launched
     from fsl_course.training.pretrain import PretrainConfig, pretrain
 
+    if launched():
+        raise ValueError("pretrain runs in one process: under torchrun, only 'fsl-course train' shares its work "
+                         "across processes; start pretrain without torchrun")
     train_data, val_data = _training_data(args)
     if val_data is None:
         raise ValueError("pretraining selects its epoch on validation episodes; give a --val-split")

@@ -56,10 +56,10 @@ def local_batch(meta_batch: int) -> int:
     """The episodes each rank takes of a meta-batch of ``meta_batch``: ``meta_batch / world size``."""
     world = world_size()
     if meta_batch % world:
-        raise ValueError(f"the meta-batch ({meta_batch} episodes per optimiser step) is split evenly across the "
-                         f"{world} processes, so it must be a multiple of {world}: pass --meta-batch "
-                         f"{-(-meta_batch // world) * world} (or another multiple of {world}), or start a number of "
-                         f"processes that divides {meta_batch}")
+        fewer = "run a single process" if meta_batch == 1 else f"start a number of processes that divides {meta_batch}"
+        raise ValueError(f"the meta-batch (--meta-batch {meta_batch}: episodes per optimiser step) is split evenly "
+                         f"across the {world} processes, so it must be a multiple of {world}: pass --meta-batch "
+                         f"{-(-meta_batch // world) * world} (or another multiple of {world}), or {fewer}")
     return meta_batch // world
 
 
