@@ -208,6 +208,9 @@ async () => {
     hiddenSolutions: document.querySelectorAll('.solution.dropdown, .solution.toggle-hidden, details.solution').length,
     widgetStates: document.querySelectorAll('script[type="application/vnd.jupyter.widget-state+json"]').length,
     widgetViews: document.querySelectorAll('script[type="application/vnd.jupyter.widget-view+json"]').length,
+    clippedOutputs: Array.from(document.querySelectorAll('.bd-article .cell_output pre, .bd-article table'))
+        .filter(el => el.scrollWidth > el.clientWidth + 2 || el.getBoundingClientRect().right > window.innerWidth)
+        .map(el => text(el).split('\n').reduce((a, l) => l.length > a.length ? l : a, '').slice(0, 100)),
     widgetsRendered: document.querySelectorAll('.jupyter-widgets.widget-subarea > *, .widget-subarea > .jupyter-widgets, .jupyter-widgets:not(.widget-subarea)').length,
   };
 }
@@ -295,6 +298,8 @@ def test_page_in_chromium(browser, server, docname):
             problems.append(f"{info['exercises']} exercises rendered, the notebook has {expected}")
         if info["solutions"] and info["hiddenSolutions"] < info["solutions"]:
             problems.append(f"only {info['hiddenSolutions']} of {info['solutions']} solutions are click-to-reveal")
+    if info["clippedOutputs"]:
+        problems.append(f"printed output or tables cut off at the page's edge (1280 px): {info['clippedOutputs']}")
     if info["widgetViews"] and not info["widgetsRendered"]:
         problems.append(f"{info['widgetViews']} widget outputs, none rendered by the widget manager")
     assert not problems, f"{docname} ({info['title']}):\n  " + "\n  ".join(problems)
