@@ -35,6 +35,7 @@ HTML = BOOK / "_build" / "html"
 SCREENSHOTS = BOOK / "_build" / "screenshots"
 REPOSITORY = "https://github.com/fsl-course/fsl-course"
 COLAB = "https://colab.research.google.com/github/fsl-course/fsl-course/blob/main/"
+BINDER = "https://mybinder.org/v2/gh/fsl-course/fsl-course/main?urlpath=lab/tree/"
 PlaywrightTimeout = TimeoutError  # replaced by Playwright's own when the browser starts
 CDN_HOSTS = ("cdn.jsdelivr.net", "unpkg.com", "cdnjs.cloudflare.com", "cdnjs.com", "code.jquery.com",
              "fonts.googleapis.com", "polyfill.io")
@@ -135,6 +136,7 @@ def test_mathjax_and_widget_manager_are_vendored():
 def test_launch_and_repository_buttons_point_at_this_project(docname):
     links = parsed(page_path(docname)).links
     assert f"{COLAB}{docname}.ipynb" in links, f"no Colab launch link for {docname}"
+    assert f"{BINDER}{docname}.ipynb" in links, f"no Binder launch link for {docname}"
     assert REPOSITORY in links or f"{REPOSITORY}/" in links, "no repository button"
     assert any(link.startswith(f"{REPOSITORY}/issues") for link in links), "no issues button"
 

@@ -125,6 +125,7 @@ def test_repository_launch_and_copyright_point_at_this_project():
     assert c["repository"]["path_to_book"] == "", "the book's source folder is the repository root"
     assert c["repository"]["branch"] == "main"
     assert c["launch_buttons"]["colab_url"] == "https://colab.research.google.com"
+    assert c["launch_buttons"]["binderhub_url"] == "https://mybinder.org"
     assert c["html"]["baseurl"].startswith("https://fsl-course.github.io/fsl-course")
     license_line = next(line for line in (REPO / "LICENSE").read_text().splitlines() if "Copyright" in line)
     year, holder = re.search(r"Copyright \(c\) (\d{4}) (.+)", license_line).groups()
