@@ -65,8 +65,6 @@ def test_fetch_data_moves_into_the_notebooks_folder_and_fetches_omniglot(capsys,
     assert calls == [REPO / "notebooks"] and "Omniglot" in capsys.readouterr().out
 
 
-@pytest.mark.xfail(strict=True, reason="the notebooks get the first cell in a change of their own; once they have "
-                   "it this passes, and the marker goes")
 def test_every_notebook_starts_with_the_first_cell():
     for path in sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb")):
         cells = [c for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"]
