@@ -18,6 +18,7 @@ from fsl_course.config import REPO_ROOT, checkpoints_dir
 from fsl_course.evaluation.evaluate import SETTINGS as EVAL_SETTINGS
 from fsl_course.evaluation.evaluate import setting_name
 from fsl_course.evaluation.references import LAKE_RUNS, PAPERS
+from fsl_course.text import plural
 from fsl_course.io import read_json
 from fsl_course.training.checkpoints import training_commands, training_stages
 
@@ -124,7 +125,7 @@ def results_markdown(folder: Path | None = None) -> str:
         out += ["", f"Mini-CLIP (notebook 08, `{mini['command']}`): zero-shot accuracy on the held-out colour-shape "
                 f"combinations ({', '.join(m['held_out'])}) **{100 * m['held_out_accuracy']:.1f} %** among all "
                 f"{m['classes']} combinations (chance {100 * m['chance']:.1f} %), trained in "
-                f"{mini['train_seconds']:.0f} s on {mini['threads']} CPU thread(s)."]
+                f"{mini['train_seconds']:.0f} s on {plural(mini['threads'], 'CPU thread')}."]
     showdown_file = REPO_ROOT / "results" / "showdown.json"
     if showdown_file.is_file():
         from fsl_course.evaluation import showdown

@@ -34,6 +34,7 @@ from fsl_course.evaluation.evaluate import (PROTOCOLS, SETTINGS, TEST_SEED, Eval
                                             setting_name)
 from fsl_course.evaluation.references import LAKE_RUNS, PAPERS
 from fsl_course.io import atomic_write_json, atomic_write_text, read_json
+from fsl_course.text import plural
 
 SETTING_NAMES = tuple(setting_name(w, s) for w, s in SETTINGS)
 RESULTS_JSON = REPO_ROOT / "results" / "showdown.json"
@@ -235,7 +236,7 @@ def markdown(record: dict) -> str:
              + ", ".join(f"{k} {v} %" for k, v in record["lake_runs"].items()) + ".",
              "Training: wall-clock time of the shipped model's own training (every stage of it), on a shared 2-core "
              "CPU. Milliseconds per episode: every method timed in one run on the same first "
-             f"{record['timing_episodes']} episodes, {record['threads']} CPU thread(s). Made by `{record['command'] or 'fsl-course showdown'}` on "
+             f"{record['timing_episodes']} episodes, {plural(record['threads'], 'CPU thread')}. Made by `{record['command'] or 'fsl-course showdown'}` on "
              f"{record['date']}."]
     return "\n".join(lines) + "\n\n" + "\n\n".join(notes) + "\n"
 
