@@ -453,6 +453,7 @@ def show_mistakes(episode, scores: torch.Tensor, max_rows: int = 6, per_row: int
     wrong = (predicted != episode.query_labels).nonzero().flatten().tolist()
     # one mistake of each true class first, then a second of each, ...: a variety of mistakes, not one class's
     rank = {i: sum(int(episode.query_labels[j] == episode.query_labels[i]) for j in wrong[:n]) for n, i in enumerate(wrong)}
+    n_wrong, n_query = len(wrong), len(predicted)
     wrong = sorted(wrong, key=lambda i: (rank[i], i))[:max_rows]
     if not wrong:
         fig, ax = plt.subplots(figsize=(4, 1))
@@ -477,7 +478,9 @@ def show_mistakes(episode, scores: torch.Tensor, max_rows: int = 6, per_row: int
             ax = fig.add_subplot(grid[r, 4 * g + j])
             _draw(ax, image)
             ax.set_title(title, fontsize=FONT_SMALL, color=colour)
-    fig.suptitle("misclassified queries: the query, its true class, the class it was given", fontsize=FONT)
+    shown = f"all {n_wrong}" if len(wrong) == n_wrong else f"{len(wrong)} of the {n_wrong}"
+    fig.suptitle(f"{shown} misclassified queries (of {n_query}): the query, its true class, the class it was given",
+                 fontsize=FONT)
     return finish(fig)
 
 

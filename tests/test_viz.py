@@ -170,6 +170,10 @@ def test_embeddings_plot_and_mistakes():
     scores[:, 0] = 1  # everything called class 0: the four queries of classes 1 and 2 are wrong
     fig = show_mistakes(ep, scores)
     assert len(fig.axes) == 12 and fig.axes[1].get_title() == f"support of {int(ep.query_labels[2])}"
+    assert fig._suptitle.get_text().startswith("all 4 misclassified queries (of 6)")
+    plt.close(fig)
+    fig = show_mistakes(ep, scores, max_rows=3)  # only some shown: the title says how many of how many
+    assert len(fig.axes) == 9 and fig._suptitle.get_text().startswith("3 of the 4 misclassified queries (of 6)")
     plt.close(fig)
     scores = torch.nn.functional.one_hot(ep.query_labels, 3).float()
     fig = show_mistakes(ep, scores)
