@@ -212,7 +212,7 @@ async () => {
     widgetViews: document.querySelectorAll('script[type="application/vnd.jupyter.widget-view+json"]').length,
     clippedOutputs: Array.from(document.querySelectorAll('.bd-article .cell_output pre, .bd-article table'))
         .filter(el => el.scrollWidth > el.clientWidth + 2 || el.getBoundingClientRect().right > window.innerWidth)
-        .map(el => text(el).split('\n').reduce((a, l) => l.length > a.length ? l : a, '').slice(0, 100)),
+        .map(el => text(el).split('\\n').reduce((a, l) => l.length > a.length ? l : a, '').slice(0, 100)),
     widgetsRendered: document.querySelectorAll('.jupyter-widgets.widget-subarea > *, .widget-subarea > .jupyter-widgets, .jupyter-widgets:not(.widget-subarea)').length,
   };
 }
