@@ -210,7 +210,7 @@ async () => {
     hiddenSolutions: document.querySelectorAll('.solution.dropdown, .solution.toggle-hidden, details.solution').length,
     widgetStates: document.querySelectorAll('script[type="application/vnd.jupyter.widget-state+json"]').length,
     widgetViews: document.querySelectorAll('script[type="application/vnd.jupyter.widget-view+json"]').length,
-    clippedOutputs: Array.from(document.querySelectorAll('.bd-article .cell_output pre, .bd-article table'))
+    clippedOutputs: Array.from(document.querySelectorAll('.bd-article .cell_output pre, .bd-article table, .bd-article .pst-scrollable-table-container'))
         .filter(el => el.scrollWidth > el.clientWidth + 2 || el.getBoundingClientRect().right > window.innerWidth)
         .map(el => text(el).split('\\n').reduce((a, l) => l.length > a.length ? l : a, '').slice(0, 100)),
     widgetsRendered: document.querySelectorAll('.jupyter-widgets.widget-subarea > *, .widget-subarea > .jupyter-widgets, .jupyter-widgets:not(.widget-subarea)').length,
