@@ -114,6 +114,17 @@ def _set_normalisation(module: nn.Module, in_channels: int, mean, std) -> None:
 BACKBONES = {"conv4": Conv4, "resnet12": ResNet12}
 
 
+#: Options that change only how a backbone's output is shaped, not its weights or what it computes with them:
+#: backbones that differ in these alone are one network (a Relation Network can start from a pretrained Conv-4).
+OUTPUT_OPTIONS = ("flatten", "pool_last")
+
+
+def network_identity(name: str, config: dict | None) -> tuple[str, dict]:
+    """What makes two backbones the same network, whose weights one can take from the other: the name and
+    every option but :data:`OUTPUT_OPTIONS`."""
+    return name, {k: v for k, v in (config or {}).items() if k not in OUTPUT_OPTIONS}
+
+
 def build_backbone(name: str = "conv4", **config) -> nn.Module:
     if name not in BACKBONES:
         raise ValueError(f"unknown backbone {name!r}; choose one of {', '.join(BACKBONES)}")

@@ -14,8 +14,8 @@ from fsl_course.data.images import Preprocess
 from fsl_course.episodes import EpisodeSet
 from fsl_course.evaluation.evaluate import VAL_SEED, EvalResult, confidence_interval, evaluate
 from fsl_course.methods import build_method
-from fsl_course.training.checkpoints import (load_method, read_checkpoint, save_checkpoint, training_commands,
-                                               training_stages)
+from fsl_course.training.checkpoints import (load_method, read_checkpoint, save_checkpoint, shipped_stages,
+                                               training_commands, training_stages)
 from fsl_course.training.episodic import TrainConfig, metrics_path, state_path, train
 from tests.conftest import tiny_dataset
 
@@ -107,11 +107,65 @@ def test_a_run_continuing_its_own_file_replaces_that_state_and_resumes_like_an_u
     assert [h["step"] for h in record["history"]] == [2, 4, 4, 6, 8, 10]
 
 
-def test_a_continued_run_refuses_another_methods_checkpoint_or_one_without_a_record(tmp_path):
+def _pretrained(out):
+    from fsl_course.training.pretrain import PretrainConfig, pretrain
+
+    torch.manual_seed(3)
+    config = PretrainConfig(epochs=1, batch_size=16, val_way=3, val_shot=1, val_query=2, val_episodes=3,
+                            command="pretrain it")
+    return pretrain(build_method("baseline"), TRAIN, VAL, config, out, progress=False)
+
+
+def test_a_run_can_start_from_a_pretrained_baselines_backbone(tmp_path, monkeypatch):
+    pretrained = _pretrained(tmp_path / "base.pt")
+    _, _, blob = load_method(tmp_path / "base.pt")
+    start = build_method("protonet")
+    start.backbone.load_state_dict({k[len("backbone."):]: v for k, v in blob["state_dict"].items()})
+    start_accuracy = evaluate(start.eval(), EpisodeSet(VAL, 3, 1, 2, 4, VAL_SEED), progress=False).mean
+    record = _continue(tmp_path / "p.pt", tmp_path / "base.pt", 4)
+    # the stage starts from the baseline's backbone, scored as a Prototypical Network, at episode 0
+    assert record["history"][0]["step"] == 0 and record["history"][0]["val_accuracy"] == start_accuracy
+    assert "start of a stage" in record["history"][0]["note"]
+    assert [h["step"] for h in record["history"]] == [0, 2, 4]  # the pretraining's epochs stay in init
+    assert record["method"] == "protonet" and record["episodes_done"] == 4 == record["stage_episodes"]
+    assert record["init"] == {**pretrained, "checkpoint": str(tmp_path / "base.pt")}  # whole, history too
+    assert record["train_seconds"] == pytest.approx(pretrained["train_seconds"] + record["stage_seconds"],
+                                                    abs=0.11)
+    assert training_commands(record) == ["pretrain it", "stage 2"]
+    (tmp_path / "checkpoints").mkdir()
+    metrics_path(tmp_path / "checkpoints" / "p.pt").write_text(json.dumps(record))
+    monkeypatch.setenv("FSL_COURSE_CHECKPOINTS", str(tmp_path / "checkpoints"))
+    with pytest.raises(ValueError, match="stages of different methods, which a notebook does not retrain; run "
+                                         "its commands instead: baseline: pretrain it; then protonet: stage 2"):
+        shipped_stages("p")
+    # a run whose model has more than a backbone takes the backbone and keeps the rest as initialised
+    torch.manual_seed(0)
+    fresh = build_method("relation")
+    torch.manual_seed(0)
+    relation = build_method("relation")
+    from fsl_course.training.episodic import start_from
+    assert start_from(relation, tmp_path / "base.pt")["method"] == "baseline"
+    for k, v in relation.state_dict().items():
+        expected = blob["state_dict"][k] if k.startswith("backbone.") else fresh.state_dict()[k]
+        torch.testing.assert_close(v, expected, rtol=0, atol=0)
+
+
+def test_a_run_refuses_another_methods_checkpoint_without_the_same_backbone(tmp_path):
+    _pretrained(tmp_path / "base.pt")
+    config = replace(_config(2), init=str(tmp_path / "base.pt"))
+    with pytest.raises(ValueError, match="holds a baseline model; a maml run cannot continue it"):
+        train(build_method("maml", way=4), TRAIN, VAL, replace(config, val_way=4), tmp_path / "m.pt",
+              progress=False)
+    with pytest.raises(ValueError, match=r"whose backbone \(conv4, \{\}\) is not this protonet model's "
+                                         r"\(conv4, \{'hidden': 8\}\)"):
+        train(build_method("protonet", backbone_config={"hidden": 8}), TRAIN, VAL, config, tmp_path / "p.pt",
+              progress=False)
+    assert not (tmp_path / "m.pt").exists() and not (tmp_path / "p.pt").exists()
+
+
+def test_a_continued_run_refuses_a_checkpoint_without_a_record(tmp_path):
     _train(tmp_path / "a.pt", 2)
     config = replace(_config(2), init=str(tmp_path / "a.pt"))
-    with pytest.raises(ValueError, match="holds a protonet model; a matching run cannot continue it"):
-        train(build_method("matching"), TRAIN, VAL, config, tmp_path / "b.pt", progress=False)
     metrics_path(tmp_path / "a.pt").unlink()
     with pytest.raises(ValueError, match="no training record beside it"):
         train(build_method("protonet"), TRAIN, VAL, config, tmp_path / "b.pt", progress=False)

@@ -124,7 +124,8 @@ def add_commands(sub) -> None:
                    "torchrun split evenly across the processes, so a multiple of their number")
     t.add_argument("--init", metavar="CHECKPOINT",
                    help="continue the model of this checkpoint (a new stage: its own schedule and seed, a fresh "
-                        "optimiser; the record counts both stages)")
+                        "optimiser; the record counts both stages), or start from the backbone of another "
+                        "method's, e.g. a pretrained baseline from fsl-course pretrain")
     t.add_argument("--device", default=None, help="cpu, cuda or mps (default: FSL_COURSE_DEVICE, else the best "
                    "one available)")
     t.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: torch's default)")

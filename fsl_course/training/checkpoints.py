@@ -50,6 +50,11 @@ def shipped_stages(name: str) -> list[tuple[dict, dict]]:
         raise FileNotFoundError(f"no record of a shipped checkpoint at {path}: pass the training settings "
                                 "(a TrainConfig or PretrainConfig) yourself")
     chain = training_stages(record)
+    methods = [stage.get("method") for stage in chain]
+    if len(set(methods)) > 1:  # e.g. a backbone pretrained as a baseline, then meta-trained (train --init)
+        steps = "; then ".join(f"{m}: {c}" for m, c in zip(methods, training_commands(record)))
+        raise ValueError(f"checkpoints/{name}.pt was trained in stages of different methods, which a notebook "
+                         f"does not retrain; run its commands instead: {steps}")
     out = []
     for i, stage in enumerate(chain, 1):
         train = dict(stage["train"])

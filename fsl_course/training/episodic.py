@@ -20,6 +20,12 @@ A run can continue another: ``init`` names a checkpoint whose weights it starts 
 own schedule, seed and a fresh optimiser). Its record then counts the whole training: ``episodes_done``,
 ``train_seconds`` and ``history`` include the earlier stage's, ``init`` holds that stage's record (settings,
 command, best), and the model the stage starts from is validated first, so it is kept if nothing beats it.
+
+``init`` may also name another method's checkpoint with the same backbone, a pretrained transfer baseline's
+above all (``fsl-course pretrain``): the stage then starts from that backbone alone (the rest of the model, a
+relation module say, from its random initialisation), as Meta-Baseline (Chen et al. 2021) meta-trains a
+pretrained network. Its counts start at zero (the earlier training was not in episodes), ``train_seconds``
+still includes the earlier training's, and ``init`` keeps that record whole, its history with it.
 """
 
 from __future__ import annotations
@@ -134,7 +140,8 @@ def _train(method: FewShotMethod, train_data: FewShotDataset, val_data: FewShotD
             print(f"Resuming {out.name} from episode {step} of {config.episodes}.")
     elif config.init:
         earlier = start_from(method, config.init)
-    base = earlier["episodes_done"] if earlier else 0  # episodes before this stage
+    same = earlier is not None and earlier["method"] == method.name  # False: only another's backbone was taken
+    base = earlier["episodes_done"] if same else 0  # episodes before this stage
 
     def record() -> dict:
         out_record = {"method": method.name, "config": method.config,
@@ -143,9 +150,9 @@ def _train(method: FewShotMethod, train_data: FewShotDataset, val_data: FewShotD
                       "preprocess": preprocess.to_dict(), "world_size": world, "device": str(device),
                       "episodes_done": base + step,
                       "train_seconds": round(seconds + (earlier["train_seconds"] if earlier else 0.0), 1),
-                      "best": best, "history": (earlier["history"] if earlier else []) + history}
-        if earlier:
-            out_record.update(init={k: v for k, v in earlier.items() if k != "history"},
+                      "best": best, "history": (earlier["history"] if same else []) + history}
+        if earlier:  # another method's history is of other training (epochs of batches): it stays in init
+            out_record.update(init={k: v for k, v in earlier.items() if k != "history" or not same},
                               stage_episodes=step, stage_seconds=round(seconds, 1))
         return out_record
 
@@ -239,22 +246,40 @@ def load_state(path: Path, key: dict, **parts) -> dict | None:
 
 def start_from(method: FewShotMethod, path) -> dict:
     """Load the weights of the checkpoint at ``path`` into ``method`` (the start of a continued run) and return
-    that checkpoint's training record (its ``.json``), which the new stage's record keeps."""
+    that checkpoint's training record (its ``.json``), which the new stage's record keeps. A checkpoint of
+    another method gives its backbone only, which must be the same network (name and options)."""
     from fsl_course.io import read_json
     from fsl_course.training.checkpoints import read_checkpoint
 
     blob = read_checkpoint(path)
-    if blob["method"] != method.name:
-        raise ValueError(f"{path} holds a {blob['method']} model; a {method.name} run cannot continue it")
+    same = blob["method"] == method.name
+    weights = blob["state_dict"] if same else _backbone_weights(blob, method, path)
     try:
-        method.load_state_dict(blob["state_dict"])
+        (method if same else method.backbone).load_state_dict(weights)
     except RuntimeError as e:
         raise ValueError(f"{path} does not fit this {method.name} model (other options?): {e}") from e
     earlier = read_json(metrics_path(path))
-    if earlier is None or "episodes_done" not in earlier:
+    if earlier is None or "train_seconds" not in earlier or (same and "episodes_done" not in earlier):
         raise ValueError(f"{path} has no training record beside it ({metrics_path(path).name}); a continued run "
                          "keeps the record of the stage it continues")
     return {**earlier, "checkpoint": str(path)}
+
+
+def _backbone_weights(blob: dict, method: FewShotMethod, path) -> dict:
+    """The backbone's weights in another method's checkpoint ``blob``, if ``method`` has the same backbone."""
+    from fsl_course.backbones import network_identity
+
+    weights = {k[len("backbone."):]: v for k, v in blob["state_dict"].items() if k.startswith("backbone.")}
+    if not hasattr(method, "backbone") or not weights:
+        raise ValueError(f"{path} holds a {blob['method']} model; a {method.name} run cannot continue it (only "
+                         "a method with a backbone can start from another method's backbone)")
+    theirs, ours = (network_identity(c.get("backbone", "conv4"), c.get("backbone_config"))
+                    for c in (blob["config"], method.config))
+    if theirs != ours:
+        raise ValueError(f"{path} holds a {blob['method']} model whose backbone ({theirs[0]}, {theirs[1]}) is not "
+                         f"this {method.name} model's ({ours[0]}, {ours[1]}); give the run the same backbone and "
+                         "input (channels, normalisation)")
+    return weights
 
 
 def _config_key(config: TrainConfig, world_size: int = 1) -> dict:
