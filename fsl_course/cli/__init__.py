@@ -2,8 +2,8 @@
 
 One parser, built by :func:`build_parser`: each group of commands lives in its own module, which adds its
 sub-commands with ``add_commands(sub)``: ``data`` (download), ``training`` (train, pretrain),
-``evaluation`` (heads, showdown, evaluate, runs, report), ``clip`` (mini-clip) and ``sine`` (the sine-wave toy
-of notebook 03).
+``evaluation`` (heads, showdown, evaluate, runs, report), ``clip`` (mini-clip), ``sine`` (the sine-wave toy
+of notebook 03) and ``translation`` (translate: the Chinese notebooks).
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ import os
 import shlex
 import sys
 
-from fsl_course.cli import clip, data, evaluation, sine, training
+from fsl_course.cli import clip, data, evaluation, sine, training, translation
 from fsl_course.data.download import DownloadError
 
-GROUPS = (data, training, evaluation, clip, sine)  # in this order in the help
+GROUPS = (data, training, evaluation, clip, sine, translation)  # in this order in the help
 DESCRIPTION = ("The few-shot learning course's command line: download data, train and pretrain models, evaluate "
                "them on fixed test episodes, score the official runs, and make the results tables. "
                "'fsl-course COMMAND --help' shows a command's options and their defaults.")

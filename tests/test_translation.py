@@ -1,0 +1,265 @@
+"""The Chinese edition (fsl_course/translation.py): translations keyed by cell id and the English text's hash,
+stale, missing and orphaned ones found, the Chinese notebooks generated with the English code cells exactly;
+then the repository itself: no stale or orphaned translation, the committed notebooks/zh/ as generated, the
+glossary's terms used."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from fsl_course import translation as tr
+
+REPO = Path(__file__).resolve().parent.parent
+HOW = "see 'fsl-course translate status --show'; update translations/zh/ and run 'fsl-course translate stamp'"
+
+
+def cell(kind: str, cell_id: str, text: str, **extra) -> dict:
+    c = {"cell_type": kind, "id": cell_id, "metadata": extra.pop("metadata", {}), "source": tr.lines(text)}
+    if kind == "code":
+        c.update(execution_count=None, outputs=extra.pop("outputs", []))
+    return c
+
+
+def notebook(*cells) -> dict:
+    return {"cells": list(cells), "metadata": {"kernelspec": {"name": "python3"}}, "nbformat": 4,
+            "nbformat_minor": 5}
+
+
+@pytest.fixture
+def course(tmp_path):
+    """A tiny course: two English chapters in notebooks/, a translation of the first in translations/zh/."""
+    nbs = tmp_path / "notebooks"
+    nbs.mkdir()
+    first = notebook(
+        cell("markdown", "a-title", "# 00 · A title\n\nThe **support set** of an episode."),
+        cell("code", "a-code", 'print("héllo")  # ünïcode, kept\nx = 1', metadata={"tags": ["hide-input"]},
+             outputs=[{"name": "stdout", "output_type": "stream", "text": ["héllo\n"]}]),
+        cell("markdown", "a-more", "More text, see [the next one](01_second.ipynb) and [a file](../README.md)."),
+        cell("markdown", "a-last", "Next: [01](01_second.ipynb)"),
+    )
+    second = notebook(cell("markdown", "b-title", "# 01 · Second"), cell("code", "b-code", "y = 2"))
+    (nbs / "00_first.ipynb").write_text(tr.dumps(first), encoding="utf-8")
+    (nbs / "01_second.ipynb").write_text(tr.dumps(second), encoding="utf-8")
+    translations = tmp_path / "translations"
+    english = tr.text_cells(first)
+    entries = {i: {"source_sha256": tr.sha256(english[i]), "text": text} for i, text in
+               [("a-title", "# 00 · 标题\n\n一个分集的**支持集**。"), ("a-more", "更多文字，见[下一章](01_second.ipynb)。")]}
+    tr.write_translations(tr.translation_file(nbs / "00_first.ipynb", translations), nbs / "00_first.ipynb",
+                          entries, list(english))
+    return nbs, translations
+
+
+def test_text_cells_are_the_markdown_cells_by_id_in_order(course):
+    nbs, _ = course
+    nb = tr.read_notebook(nbs / "00_first.ipynb")
+    assert list(tr.text_cells(nb)) == ["a-title", "a-more", "a-last"]
+    assert tr.text_cells(nb)["a-title"].startswith("# 00 · A title")
+
+
+def test_the_translation_file_is_readable_utf8_with_the_english_hash(course):
+    nbs, translations = course
+    path = translations / "zh" / "00_first.json"
+    text = path.read_text(encoding="utf-8")
+    assert "标题" in text and "\\u" not in text and text.startswith("{\n ")
+    data = json.loads(text)
+    english = tr.text_cells(tr.read_notebook(nbs / "00_first.ipynb"))
+    assert list(data["cells"]) == ["a-title", "a-more"]
+    assert data["cells"]["a-title"]["source_sha256"] == tr.sha256(english["a-title"])
+
+
+def test_status_reports_current_missing_stale_and_orphaned(course):
+    nbs, translations = course
+    path = nbs / "00_first.ipynb"
+    s = tr.status(tr.read_notebook(path), tr.read_translations(tr.translation_file(path, translations)))
+    assert (s.current, s.missing, s.stale, s.orphaned) == (["a-title", "a-more"], ["a-last"], [], [])
+    assert not s.complete
+
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    nb["cells"][0]["source"][-1] = "The **support set** of an episode, edited."  # the English changes
+    nb["cells"] = [c for c in nb["cells"] if c["id"] != "a-more"]  # a translated cell is deleted
+    s = tr.status(nb, tr.read_translations(tr.translation_file(path, translations)))
+    assert (s.current, s.missing, s.stale, s.orphaned) == ([], ["a-last"], ["a-title"], ["a-more"])
+
+
+def test_a_translation_of_a_cell_that_became_code_is_orphaned(course):
+    nbs, translations = course
+    path = nbs / "00_first.ipynb"
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    nb["cells"][2]["cell_type"] = "code"
+    s = tr.status(nb, tr.read_translations(tr.translation_file(path, translations)))
+    assert s.orphaned == ["a-more"] and "a-more" not in s.missing
+
+
+def test_generated_notebook_keeps_ids_and_code_cells_byte_for_byte(course):
+    nbs, translations = course
+    tr.build(nbs, translations)
+    english = json.loads((nbs / "00_first.ipynb").read_text(encoding="utf-8"))
+    chinese = json.loads((nbs / "zh" / "00_first.ipynb").read_text(encoding="utf-8"))
+    assert [c["id"] for c in chinese["cells"]] == [c["id"] for c in english["cells"]]
+    assert [c["cell_type"] for c in chinese["cells"]] == [c["cell_type"] for c in english["cells"]]
+    for en, zh in zip(english["cells"], chinese["cells"]):
+        if en["cell_type"] == "code":
+            assert json.dumps(zh, ensure_ascii=False) == json.dumps(en, ensure_ascii=False)
+    raw = (nbs / "zh" / "00_first.ipynb").read_text(encoding="utf-8")
+    assert 'print(\\"héllo\\")  # ünïcode, kept' in raw and raw.endswith("}\n")  # nbformat's layout
+    assert "".join(chinese["cells"][0]["source"]) == "# 00 · 标题\n\n一个分集的**支持集**。"
+    assert chinese["metadata"]["kernelspec"] == english["metadata"]["kernelspec"]
+    assert chinese["metadata"]["fsl_course"]["language"] == "zh"
+
+
+def test_missing_and_stale_cells_keep_the_english_under_a_visible_note(course):
+    nbs, translations = course
+    path = nbs / "00_first.ipynb"
+    nb = tr.read_notebook(path)
+    nb["cells"][0]["source"] = tr.lines("# 00 · A new title")
+    chinese = tr.generate(nb, tr.read_translations(tr.translation_file(path, translations)), {"00_first.ipynb"})
+    texts = {c["id"]: "".join(c["source"]) for c in chinese["cells"] if c["cell_type"] == "markdown"}
+    assert texts["a-title"] == f"{tr.STALE_NOTE}\n\n# 00 · A new title"  # not the old translation
+    assert texts["a-last"].startswith(tr.MISSING_NOTE) and "Next: [01](../01_second.ipynb)" in texts["a-last"]
+    assert "译文已过期" in tr.STALE_NOTE and "尚未翻译" in tr.MISSING_NOTE
+    assert "标题" not in texts["a-title"]
+    assert tr.MISSING_NOTE not in texts["a-more"] and tr.STALE_NOTE not in texts["a-more"]
+
+
+def test_links_point_at_the_chinese_chapter_where_there_is_one_else_at_the_english(course):
+    nbs, translations = course
+    made = tr.build(nbs, translations, write=False)
+    text = "".join("".join(c["source"]) for c in json.loads(made[nbs / "zh" / "00_first.ipynb"])["cells"])
+    assert "[下一章](../01_second.ipynb)" in text  # 01 has no translation: the English one
+    (translations / "zh" / "01_second.json").write_text('{"cells": {}}', encoding="utf-8")
+    made = tr.build(nbs, translations, write=False)
+    text = "".join("".join(c["source"]) for c in json.loads(made[nbs / "zh" / "00_first.ipynb"])["cells"])
+    assert "[下一章](01_second.ipynb)" in text and set(made) == {nbs / "zh" / "00_first.ipynb",
+                                                                nbs / "zh" / "01_second.ipynb"}
+    assert tr.relink("[a](https://x.org/a.ipynb) [b](#top) [c](../README.md)", set()) == \
+        "[a](https://x.org/a.ipynb) [b](#top) [c](../../README.md)"
+
+
+def test_build_writes_only_translated_chapters_and_removes_chinese_notebooks_left_over(course):
+    nbs, translations = course
+    (nbs / "zh").mkdir()
+    (nbs / "zh" / "05_gone.ipynb").write_text("{}", encoding="utf-8")
+    made = tr.build(nbs, translations)
+    assert sorted(p.name for p in (nbs / "zh").glob("*.ipynb")) == ["00_first.ipynb"] == [p.name for p in made]
+
+
+def test_stamp_marks_an_updated_translation_current(course):
+    nbs, translations = course
+    path = nbs / "00_first.ipynb"
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    nb["cells"][0]["source"] = tr.lines("# 00 · A new title")
+    path.write_text(tr.dumps(nb), encoding="utf-8")
+    assert tr.status(nb, tr.read_translations(tr.translation_file(path, translations))).stale == ["a-title"]
+    tr.stamp(path, ["a-title"], translations)
+    s = tr.status(nb, tr.read_translations(tr.translation_file(path, translations)))
+    assert s.stale == [] and s.current == ["a-title", "a-more"]
+    with pytest.raises(ValueError, match="no translation of cell 'a-last'"):
+        tr.stamp(path, ["a-last"], translations)
+    with pytest.raises(ValueError, match="no markdown cell 'a-code'"):
+        tr.stamp(path, ["a-code"], translations)
+
+
+def test_a_notebook_without_cell_ids_is_refused(tmp_path):
+    nb = notebook(cell("markdown", "x", "text"))
+    nb["nbformat_minor"] = 4
+    (tmp_path / "00_old.ipynb").write_text(json.dumps(nb))
+    with pytest.raises(ValueError, match="nbformat 4.5"):
+        tr.read_notebook(tmp_path / "00_old.ipynb")
+
+
+def test_glossary_misses_finds_an_english_term_without_its_chinese_one():
+    english = "Each **episode** has a {term}`support set` and a query set; `support_set` is code."
+    assert tr.glossary_misses(english, "每个分集都有一个支持集和一个查询集。") == []
+    assert tr.glossary_misses(english, "每个任务都有一个支持集和一个查询集。") == [("episode", "分集")]
+    assert ("support set", "支持集") in tr.glossary_misses(english, "每个分集都有一个支撑集和一个查询集。")
+    # plurals, hyphens and line breaks count; code spans and link targets do not
+    assert [en for en, _ in tr.glossary_misses("Meta-learning over\nbase datasets and episodes", "")] == \
+        ["episode", "meta-learning", "base data set"]
+    assert tr.glossary_misses("see `few_shot_learning()` and [x](few-shot-learning.md)", "") == []
+
+
+# ---- the repository ------------------------------------------------------------------------------------------------
+
+CHAPTERS = tr.english_notebooks()
+TRANSLATED = [p for p in CHAPTERS if tr.translation_file(p).is_file()]
+
+
+def test_every_translation_file_belongs_to_a_chapter():
+    chapters = {p.stem for p in CHAPTERS}
+    for path in sorted((tr.TRANSLATIONS / tr.LANGUAGE).glob("*.json")):
+        assert path.stem in chapters, f"{path.relative_to(REPO)} translates no notebook in notebooks/"
+        data = json.loads(path.read_text(encoding="utf-8"))
+        assert data["language"] == "zh" and data["notebook"] == f"notebooks/{path.stem}.ipynb"
+
+
+@pytest.mark.parametrize("path", TRANSLATED, ids=lambda p: p.stem)
+def test_no_translation_is_stale_or_orphaned(path):
+    """The drift check: a translated notebook whose English text cell has changed since fails here, naming the
+    cell. Cells not translated yet are allowed (reported by 'fsl-course translate status')."""
+    s = tr.status(tr.read_notebook(path), tr.read_translations(tr.translation_file(path)))
+    assert not s.stale, f"{path.name}: the English text of cells {s.stale} changed since translated ({HOW})"
+    assert not s.orphaned, (f"{tr.translation_file(path).relative_to(REPO)} translates cells {s.orphaned}, "
+                            f"which {path.name} no longer has as text cells: remove them")
+
+
+def test_the_committed_chinese_notebooks_are_the_generated_ones():
+    made = tr.build(write=False)
+    on_disk = sorted((tr.NOTEBOOKS / tr.LANGUAGE).glob("*.ipynb"))
+    assert sorted(made) == on_disk, "notebooks/zh/ must hold one notebook per translation file: fsl-course translate build"
+    for path, text in made.items():
+        assert path.read_text(encoding="utf-8") == text, \
+            f"{path.relative_to(REPO)} is not what the generator makes: run 'fsl-course translate build'"
+
+
+@pytest.mark.parametrize("path", TRANSLATED, ids=lambda p: p.stem)
+def test_the_chinese_notebook_has_the_english_code_cells_exactly(path):
+    english = json.loads(path.read_text(encoding="utf-8"))
+    chinese = json.loads((tr.NOTEBOOKS / tr.LANGUAGE / path.name).read_text(encoding="utf-8"))
+    assert [c["id"] for c in chinese["cells"]] == [c["id"] for c in english["cells"]]
+    code = [(en, zh) for en, zh in zip(english["cells"], chinese["cells"]) if en["cell_type"] == "code"]
+    assert code and all(zh == en for en, zh in code)
+
+
+@pytest.mark.parametrize("path", TRANSLATED, ids=lambda p: p.stem)
+def test_translations_use_the_glossary_terms(path):
+    english = tr.text_cells(tr.read_notebook(path))
+    translations = tr.read_translations(tr.translation_file(path))
+    misses = {i: tr.glossary_misses(english[i], t["text"]) for i, t in translations.items() if i in english}
+    misses = {i: m for i, m in misses.items() if m}
+    assert not misses, f"{path.name}: cells whose Chinese lacks the glossary's term (GLOSSARY_ZH): {misses}"
+
+
+def code_spans(text: str) -> list[str]:
+    """The inline code of a markdown text, sorted (not the text of roles such as {cite}`...`)."""
+    text = re.sub(r"^```.*$", "", text, flags=re.M)
+    return sorted(m.group(2) for m in re.finditer(r"(\{[^}\s]+\})?`([^`\n]*)`", text) if not m.group(1))
+
+
+@pytest.mark.parametrize("path", TRANSLATED, ids=lambda p: p.stem)
+def test_translations_keep_the_markup(path):
+    """Code spans, math, links, citations, glossary roles and MyST directives of the English survive: the same
+    inline code, the same link targets, the same citation keys, the same directive lines."""
+    english = tr.text_cells(tr.read_notebook(path))
+    for cell_id, entry in tr.read_translations(tr.translation_file(path)).items():
+        en, zh = english[cell_id], entry["text"]
+        where = f"{path.name}, cell {cell_id}"
+        assert code_spans(en) == code_spans(zh), f"{where}: the inline code differs"
+        for pattern in (r"\]\(([^)]+)\)", r"\{cite(?::\w+)?\}`[^`]+`", r"\$[^$\n]+\$",
+                        r"^```.*$", r"^:\w+:.*$", r"\{term\}`(?:[^`<]*<)?([^`>]+)>?`"):
+            assert sorted(re.findall(pattern, en, re.M)) == sorted(re.findall(pattern, zh, re.M)), \
+                f"{where}: {pattern} differs"
+        assert en.count("|") == zh.count("|"), f"{where}: the table's cells differ"
+        heading = re.match(r"#+ ", en)
+        assert (heading.group(0) if heading else None) == (re.match(r"#+ ", zh).group(0) if heading else None), \
+            f"{where}: the heading level differs"
+
+
+def test_pytest_does_not_execute_the_chinese_notebooks_again():
+    conftest = tr.NOTEBOOKS / tr.LANGUAGE / "conftest.py"
+    namespace = {}
+    exec(conftest.read_text(encoding="utf-8"), namespace)
+    assert namespace["collect_ignore_glob"] == ["*.ipynb"]
