@@ -263,3 +263,17 @@ def test_pytest_does_not_execute_the_chinese_notebooks_again():
     namespace = {}
     exec(conftest.read_text(encoding="utf-8"), namespace)
     assert namespace["collect_ignore_glob"] == ["*.ipynb"]
+
+
+def test_the_readmes_link_to_each_other():
+    english = (REPO / "README.md").read_text(encoding="utf-8").splitlines()
+    chinese = (REPO / "README.zh.md").read_text(encoding="utf-8").splitlines()
+    assert "README.zh.md" in "\n".join(english[:3]) and "README.md" in "\n".join(chinese[:3])
+
+
+def test_the_chinese_readme_links_each_chapter_in_chinese_where_it_is_translated():
+    text = (REPO / "README.zh.md").read_text(encoding="utf-8")
+    linked = re.findall(r"\]\((notebooks/(?:zh/)?\d\d_[^)]+\.ipynb)\)", text)
+    for path in CHAPTERS:
+        expected = f"notebooks/zh/{path.name}" if path in TRANSLATED else f"notebooks/{path.name}"
+        assert expected in linked, f"README.zh.md's course table should link {expected}"
