@@ -284,3 +284,16 @@ def test_the_chinese_readme_links_each_chapter_in_chinese_where_it_is_translated
         assert (REPO / link).is_file(), f"README.zh.md links {link}, which does not exist"
         assert link.startswith("notebooks/zh/") == (name in translated), \
             f"README.zh.md links {link}: the Chinese chapter is notebooks/zh/{name} exactly where it is translated"
+
+
+def test_the_translate_commands_report_on_the_repository(capsys):
+    from fsl_course.cli import main
+
+    assert main(["translate", "status", "--check"]) == 0  # nothing stale or orphaned, notebooks/zh/ up to date
+    out = capsys.readouterr().out
+    for path in TRANSLATED:
+        assert re.search(rf"^{re.escape(path.name)}: \d+ of \d+ text cells translated and current", out, re.M)
+    for path in set(CHAPTERS) - set(TRANSLATED):
+        assert f"{path.name}: not translated yet" in out
+    assert main(["translate", "status", "99"]) == 1
+    assert "error: no single notebook" in capsys.readouterr().err
