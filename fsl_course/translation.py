@@ -302,7 +302,7 @@ def _prose(text: str) -> str:
     """Markdown without what is not prose: inline code (but the text of roles such as {term}`...`), link
     targets, math, and directive option lines."""
     text = re.sub(r"^```.*$|^:\w[\w-]*:.*$", "", text, flags=re.M)
-    text = re.sub(r"(\{[^}\s]+\})?`([^`\n]*)`", lambda m: m.group(0) if m.group(1) else " ", text)
+    text = re.sub(r"(\{[^}\s]+\})?`((?:[^`\n]|\n(?!\s*\n))*)`", lambda m: m.group(0) if m.group(1) else " ", text)
     text = re.sub(r"\]\([^)]*\)", "]", text)
     text = re.sub(r"\$\$.*?\$\$|\$[^$\n]*\$", " ", text, flags=re.S)
     return text

@@ -236,7 +236,8 @@ def test_translations_use_the_glossary_terms(path):
 def code_spans(text: str) -> list[str]:
     """The inline code of a markdown text, sorted (not the text of roles such as {cite}`...`)."""
     text = re.sub(r"^```.*$", "", text, flags=re.M)
-    return sorted(m.group(2) for m in re.finditer(r"(\{[^}\s]+\})?`([^`\n]*)`", text) if not m.group(1))
+    spans = re.finditer(r"(\{[^}\s]+\})?`((?:[^`\n]|\n(?!\s*\n))*)`", text)  # a span may cross a line break
+    return sorted(" ".join(m.group(2).split()) for m in spans if not m.group(1))
 
 
 @pytest.mark.parametrize("path", TRANSLATED, ids=lambda p: p.stem)
