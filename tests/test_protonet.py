@@ -63,3 +63,33 @@ def test_conv4_shapes():
     net = ProtoNet()
     assert net.backbone(torch.zeros(2, 1, 28, 28)).shape == (2, 64)
     assert sum(p.numel() for p in net.parameters()) == 111_936  # the papers' Conv-4: 4 x (conv + BN)
+
+
+def test_the_normalised_protonet_by_hand_and_as_the_baselines_centroid_head():
+    import pytest
+
+    from fsl_course.methods.baseline import Baseline
+
+    # unit embeddings: class 0 at (1,0),(0,1) -> prototype (.5,.5); class 1 at (-1,0); query (3,0) -> (1,0)
+    z = torch.tensor([[1.0, 0.0], [-2.0, 0.0], [0.0, 5.0]])  # (0,5) normalises to (0,1)
+    labels = torch.tensor([0, 1, 0])
+    net = ProtoNet(normalize=True, scale=2.0)
+    net.backbone = Identity()
+    scores = net.scores(z.view(3, 1, 1, 2), labels, torch.tensor([[3.0, 0.0]]).view(1, 1, 1, 2))
+    # |(1,0)-(.5,.5)|^2 = .5, |(1,0)-(-1,0)|^2 = 4; times -scale
+    torch.testing.assert_close(scores, torch.tensor([[-1.0, -8.0]]))
+    # the scale is learned
+    scores.sum().backward()
+    assert net.log_scale.grad is not None and net.log_scale.grad.abs() > 0
+    # with scale 10 and the same backbone it scores exactly like the baseline's nearest-centroid head
+    torch.manual_seed(0)
+    proto, base = ProtoNet(normalize=True).eval(), Baseline(head="centroid", scale=10.0).eval()
+    base.backbone.load_state_dict(proto.backbone.state_dict())
+    support, query = torch.rand(6, 1, 28, 28), torch.rand(4, 1, 28, 28)
+    support_labels = torch.tensor([0, 1, 2, 0, 1, 2])
+    with torch.no_grad():
+        torch.testing.assert_close(proto.scores(support, support_labels, query),
+                                   base.scores(support, support_labels, query))
+    assert ProtoNet().config == {"backbone": "conv4", "backbone_config": {}}  # old checkpoints load unchanged
+    with pytest.raises(ValueError, match="scale must be positive"):
+        ProtoNet(normalize=True, scale=0.0)

@@ -32,15 +32,28 @@ def linear_classifier(protos: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]
 
 
 class ProtoNet(FewShotMethod):
+    """``normalize=True`` scores L2-normalised embeddings, ``-scale * |z - c|^2`` with a learned ``scale``
+    (started at ``scale``): the distance of Meta-Baseline (Chen et al. 2021, a cosine with a learned temperature,
+    up to a constant), for meta-training a pretrained backbone, whose raw squared distances are so large that the
+    softmax saturates. With ``scale=10`` it starts as exactly the baseline's nearest-centroid head."""
+
     name = "protonet"
 
-    def __init__(self, backbone: str = "conv4", backbone_config: dict | None = None):
-        super().__init__(backbone=backbone, backbone_config=dict(backbone_config or {}))
+    def __init__(self, backbone: str = "conv4", backbone_config: dict | None = None, normalize: bool = False,
+                 scale: float = 10.0):
+        options = {"normalize": True, "scale": float(scale)} if normalize else {}  # old checkpoints: no options
+        super().__init__(backbone=backbone, backbone_config=dict(backbone_config or {}), **options)
         self.backbone = build_backbone(backbone, **(backbone_config or {}))
+        if normalize:
+            if not scale > 0:
+                raise ValueError(f"scale must be positive, got {scale!r}")
+            self.log_scale = torch.nn.Parameter(torch.tensor(float(scale)).log())
 
     def scores(self, support, support_labels, query):
         way = check_labels(support_labels)
         z_support = self.backbone(support)  # [N*K, D]
         z_query = self.backbone(query)  # [n_query, D]
-        protos = prototypes(z_support, support_labels, way)  # [N, D]
-        return -squared_distances(z_query, protos)  # [n_query, N]
+        if not self.config.get("normalize"):
+            return -squared_distances(z_query, prototypes(z_support, support_labels, way))  # [n_query, N]
+        z_support, z_query = F.normalize(z_support, dim=1), F.normalize(z_query, dim=1)
+        return -self.log_scale.exp() * squared_distances(z_query, prototypes(z_support, support_labels, way))
