@@ -243,11 +243,12 @@ def show_alphabets(dataset, n_alphabets: int = 6, per_alphabet: int = 10, seed: 
 
 
 def _montage(images: torch.Tensor, rows: int) -> np.ndarray:
-    """``[rows * cols, 1, H, W]`` (row-major) -> one ``[rows * (H+1) + 1, cols * (W+1) + 1]`` picture."""
+    """``[rows * cols, C, H, W]`` (row-major; C = 1 or 3) -> one ``[rows * (H+1) + 1, cols * (W+1) + 1]`` picture
+    (with a last axis of 3 for colour)."""
     arrays = [_as_array(im) for im in images]
     h, w = arrays[0].shape[:2]
     cols = len(arrays) // rows
-    out = np.full((rows * (h + 1) + 1, cols * (w + 1) + 1), _GAP, dtype=np.float32)
+    out = np.full((rows * (h + 1) + 1, cols * (w + 1) + 1, *arrays[0].shape[2:]), _GAP, dtype=np.float32)
     for k, a in enumerate(arrays):
         r, c = divmod(k, cols)
         out[1 + r * (h + 1):1 + r * (h + 1) + h, 1 + c * (w + 1):1 + c * (w + 1) + w] = a
@@ -258,14 +259,16 @@ def show_episode(episode, dataset=None, cell: float | None = None):
     """The support set (one row per class, labelled) and the query set of an ``Episode``, side by side, or the
     query set under the support set when side by side would make the images too small.
 
-    With the ``dataset`` the episode came from, each support row also names its class. ``cell``: inches per
+    With the ``dataset`` the episode came from, each support row also names its class (by its readable name,
+    ``info["names"]``, where the set has one). Greyscale or colour episodes. ``cell``: inches per
     image, at most (default 0.45); the figure fits the page whatever the episode's size.
     """
     way, shot, n_query = episode.way, episode.shot, episode.n_query
     size = episode.support.shape[-1]
     names = [f"label {i}" for i in range(way)]
     if dataset is not None:
-        names = [f"{i}: {dataset.class_names[int(c)]}" for i, c in enumerate(episode.classes)]
+        readable = dataset.info.get("names", dataset.class_names)  # mini-ImageNet: names, not WordNet ids
+        names = [f"{i}: {readable[int(c)]}" for i, c in enumerate(episode.classes)]
     query_names = [f"label {i}" for i in range(way)]
     most = 0.45 if cell is None else cell
     label_w = max(text_width(n, FONT_SMALL) for n in names) + 0.1  # the row labels and the tick padding

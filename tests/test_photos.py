@@ -94,3 +94,22 @@ def test_pretraining_on_photos_with_augmentation_resumes_to_the_same_model(tmp_p
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert [h["train_loss"] for h in again["history"]] == [h["train_loss"] for h in whole["history"]]
     assert whole["preprocess"]["channels"] == 3
+
+
+def test_a_data_set_as_another_model_sees_it():
+    # photos -> a character model: greyscale by PIL's weights (L = 0.299 R + 0.587 G + 0.114 B), resized, no inversion
+    photos = torch.zeros(2, 3, 3, 84, 84, dtype=torch.uint8)
+    photos[0, :, 0], photos[0, :, 1], photos[0, :, 2] = 200, 100, 50
+    photos[1] = 255
+    grey = FewShotDataset("p", photos, ["a", "b"]).seen_by(Preprocess(28, invert="auto"), per_class=2)
+    assert grey.images.shape == (2, 2, 28, 28) and grey.class_names == ["a", "b"]
+    expected = (200 * 299 + 100 * 587 + 50 * 114 + 500) // 1000
+    assert int(grey.images[0].min()) >= expected - 1 and int(grey.images[0].max()) <= expected + 1
+    assert (grey.images[1] == 255).all()  # white stays white: a photo has no ink to invert
+    # characters (ink bright on black) -> a photo model: dark ink on white paper in three equal channels
+    chars = torch.zeros(2, 4, 28, 28, dtype=torch.uint8)
+    chars[:, :, 10:18, 12:16] = 255
+    rgb = FewShotDataset("c", chars, ["x", "y"]).seen_by(Preprocess(84, invert=False, channels=3))
+    assert rgb.images.shape == (2, 4, 3, 84, 84) and rgb.channels == 3
+    assert (rgb.images[:, :, 0] == rgb.images[:, :, 2]).all()
+    assert rgb.images[0, 0, :, 0, 0].tolist() == [255] * 3 and rgb.images[0, 0, :, 42, 42].max() < 40  # ink dark

@@ -92,6 +92,20 @@ def test_show_episode_separates_support_and_query_with_titles_and_labels():
     assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["label 0", "label 1", "label 2"]
 
 
+def test_show_episode_shows_colour_photos_in_colour_with_readable_class_names():
+    torch.manual_seed(0)
+    images = torch.randint(0, 256, (4, 5, 3, 8, 8), dtype=torch.uint8)
+    data = FewShotDataset("photos", images, ["n01", "n02", "n03", "n04"], info={"names": ["ant", "bee", "cat", "dog"]})
+    ep = EpisodeSet(data, way=3, shot=1, query=2, n_episodes=1, seed=0)[0]
+    support_ax, _ = viz.show_episode(ep, data).axes
+    picture = support_ax.images[0].get_array()
+    assert picture.shape == (3 * 9 + 1, 1 * 9 + 1, 3)
+    np.testing.assert_allclose(picture[10:18, 1:9], ep.support[1].permute(1, 2, 0).numpy(), atol=1e-6)
+    names = ["ant", "bee", "cat", "dog"]
+    assert [t.get_text() for t in support_ax.get_yticklabels()] == [f"{i}: {names[int(c)]}"
+                                                                     for i, c in enumerate(ep.classes)]
+
+
 def test_plot_curves_groups_losses_and_accuracies():
     history = [{"step": s, "train_loss": 1 / (s + 1), "train_accuracy": 10.0 * s, "test_loss": 1.0,
                 "test_accuracy": 20.0} for s in range(5)]

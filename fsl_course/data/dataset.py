@@ -96,6 +96,32 @@ class FewShotDataset:
         return {"in_channels": 3, "mean": list(self.info.get("mean", IMAGENET_MEAN)),
                 "std": list(self.info.get("std", IMAGENET_STD))}
 
+    def seen_by(self, preprocess: Preprocess, per_class: int | None = None) -> "FewShotDataset":
+        """This set's pictures as a model with ``preprocess`` sees them (a domain shift, chapter 10): photos for
+        a character model become greyscale at its size, as they are (no ink to invert); characters for a photo
+        model become dark ink on white paper, in three channels at its size. The first ``per_class`` images of
+        each class (default: all)."""
+        import warnings
+
+        from PIL import Image
+
+        n = min(per_class or self.n_per_class, int(self.class_counts().min()))
+        out = []
+        with warnings.catch_warnings():  # the "colour photo into a character model" warning: intended here
+            warnings.simplefilter("ignore", UserWarning)
+            for c in range(self.n_classes):
+                for i in range(n):
+                    image = self.images[c, i].numpy()
+                    if self.channels == 3:
+                        picture = Image.fromarray(image.transpose(1, 2, 0), "RGB")
+                        out.append(preprocess.pil_to_uint8(picture, invert=False))
+                    else:  # ink bright on black -> a drawing on paper
+                        out.append(preprocess.pil_to_uint8(Image.fromarray(255 - image, "L"), invert=False))
+        images = torch.stack(out).view(self.n_classes, n, *out[0].shape)
+        kind = "RGB" if preprocess.channels == 3 else "grey"
+        return FewShotDataset(f"{self.name} as {kind} {preprocess.image_size}x{preprocess.image_size}", images,
+                              list(self.class_names), info=dict(self.info))
+
     def __len__(self) -> int:
         return int(self.class_counts().sum())
 
