@@ -28,11 +28,24 @@ def test_checkpoints_are_shipped_with_their_metrics():
         assert (CHECKPOINTS / f"{name}.check.json").is_file()
 
 
+def _needs_mini_imagenet() -> Path:
+    """The installed mini-ImageNet's folder; the test is skipped where it is not installed (it has no public
+    download: a learner installs it with ``fsl-course download mini-imagenet --from DIR``; CI does)."""
+    from fsl_course.data.mini_imagenet import is_complete, mini_imagenet_root
+
+    root = mini_imagenet_root()
+    if not is_complete(root):
+        pytest.skip("mini-ImageNet is not installed here (fsl-course download mini-imagenet --from DIR)")
+    return root
+
+
 @pytest.mark.parametrize("test_file", TESTED, ids=lambda p: p.name)
 def test_reevaluation_agrees_with_recorded_metrics(test_file):
     name = test_file.name[: -len(".test.json")]
     full = json.loads(test_file.read_text())
     check = json.loads((CHECKPOINTS / f"{name}.check.json").read_text())
+    if check["protocol"] == "mini":
+        _needs_mini_imagenet()
     settings = [parse_setting(k) for k in check["results"]]
     n = next(iter(check["results"].values()))["episodes"]
     again = evaluate_checkpoint(CHECKPOINTS / f"{name}.pt", check["protocol"], settings, n, progress=False)
@@ -59,8 +72,62 @@ def test_readme_results_block_is_generated_from_the_metrics_files():
 SHIPPED = sorted(p for p in CHECKPOINTS.glob("*.pt") if not p.name.endswith(".state.pt"))
 
 
-@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.name)
-def test_every_shipped_checkpoint_classifies_raw_omniglot_pngs(path):
+def _channels(path: Path) -> int:
+    return json.loads(path.with_suffix(".json").read_text()).get("preprocess", {}).get("channels", 1)
+
+
+CHARACTER_MODELS = [p for p in SHIPPED if _channels(p) == 1]
+PHOTO_MODELS = [p for p in SHIPPED if _channels(p) == 3]
+
+
+def test_the_photo_models_are_shipped_with_their_mini_imagenet_results():
+    assert {p.name for p in PHOTO_MODELS} >= {"baseline_mini.pt"}
+    for path in PHOTO_MODELS:
+        tested = json.loads(path.with_name(path.stem + ".test.json").read_text())
+        assert tested["protocol"] == "mini" and set(tested["results"]) == {"5-way 1-shot", "5-way 5-shot"}
+        assert all(r["episodes"] == 1000 for r in tested["results"].values())
+        record = json.loads(path.with_suffix(".json").read_text())
+        assert record["train_split"] == "mini_train" and record["val_split"] == "mini_val"  # selected on val
+
+
+@pytest.mark.parametrize("path", PHOTO_MODELS, ids=lambda p: p.name)
+def test_every_shipped_photo_checkpoint_classifies_raw_mini_imagenet_test_jpegs(path):
+    """load_classifier(path).fit(...).predict(...) on the raw test JPEGs (PIL images, string labels), in 20
+    seeded 5-way 5-shot 15-query episodes: the accuracy agrees with the recorded 1000-episode result within the
+    two intervals."""
+    from PIL import Image
+
+    import fsl_course
+    from fsl_course.data.mini_imagenet import class_name, read_split_csv
+    from fsl_course.evaluation.evaluate import confidence_interval
+
+    root = _needs_mini_imagenet()
+    files: dict[str, list[str]] = {}
+    for filename, wnid in read_split_csv(root / "test.csv"):
+        files.setdefault(wnid, []).append(filename)
+    wnids = sorted(files)
+    assert len(wnids) == 20 and all(len(f) == 600 for f in files.values())
+    clf = fsl_course.load_classifier(path)
+    generator = torch.Generator().manual_seed(0)
+    accuracies = []
+    for _ in range(20):
+        support, labels, queries, truth = [], [], [], []
+        for c in torch.randperm(20, generator=generator)[:5].tolist():
+            chosen = [files[wnids[c]][i] for i in torch.randperm(600, generator=generator)[:20].tolist()]
+            pictures = [Image.open(root / "images" / name) for name in chosen]
+            support += pictures[:5]
+            labels += [class_name(wnids[c])] * 5
+            queries += pictures[5:]
+            truth += [class_name(wnids[c])] * 15
+        predicted = clf.fit(support, labels).predict(queries)
+        accuracies.append(sum(p == t for p, t in zip(predicted, truth)) / len(truth))
+    mean, ci = confidence_interval(torch.tensor(accuracies))
+    recorded = json.loads(path.with_name(path.stem + ".test.json").read_text())["results"]["5-way 5-shot"]
+    assert abs(mean - recorded["accuracy"]) <= ci + recorded["ci95"], (mean, ci, recorded)
+
+
+@pytest.mark.parametrize("path", CHARACTER_MODELS, ids=lambda p: p.name)
+def test_every_shipped_character_checkpoint_classifies_raw_omniglot_pngs(path):
     """load_classifier(path).fit(...).predict(...) on the raw 105x105 PNGs of official run 1, 5-way (so that
     models trained for a fixed way work too): nearly every test drawing is right. A 20-way model (MAML's, for
     the official runs) gets the whole run and must score what its ``.runs.json`` recorded for run 1."""

@@ -10,3 +10,21 @@ PAPERS = {
 }
 #: Official 20 runs, error %: (Lake et al. 2015).
 LAKE_RUNS = {"humans": 4.5, "Bayesian Program Learning": 3.3, "deep Siamese convnet": 8.0, "deep convnet": 13.5}
+
+#: Published accuracies (%) on mini-ImageNet (the Ravi and Larochelle split, 5-way, 15 queries per class):
+#: ``(paper, backbone, (5w1s, 5w5s))``, by the course's method name, Conv-4 first; ResNet rows as published.
+MINI_PAPERS = {
+    "matching": [("Matching Nets (Vinyals et al. 2016)", "Conv-4", (43.56, 55.31)),
+                 ("Matching Nets (the few-shot leaderboard)", "ResNet-12", (63.08, 75.99))],
+    "protonet": [("Prototypical Nets (Snell et al. 2017; 30-way 1-shot, 20-way 5-shot training)", "Conv-4",
+                  (49.42, 68.20)),
+                 ("Prototypical Nets (the few-shot leaderboard)", "ResNet-12", (60.37, 78.02))],
+    "maml": [("MAML (Finn et al. 2017; 32 filters)", "Conv-4", (48.70, 63.11))],
+    "relation": [("Relation Net (Sung et al. 2018)", "Conv-4", (50.44, 65.32))],
+    "baseline": [("Baseline (Chen et al. 2019, A Closer Look)", "Conv-4", (42.11, 62.53)),
+                 ("Baseline++ (Chen et al. 2019, A Closer Look)", "Conv-4", (48.24, 66.43)),
+                 ("Baseline (Chen et al. 2019)", "ResNet-18", (51.75, 74.27)),
+                 ("Baseline++ (Chen et al. 2019)", "ResNet-18", (51.87, 75.68)),
+                 ("RFS-simple (Tian et al. 2020, a good embedding is all you need)", "ResNet-12", (62.02, 79.64)),
+                 ("RFS-distill (Tian et al. 2020)", "ResNet-12", (64.82, 82.14))],
+}

@@ -17,7 +17,7 @@ from pathlib import Path
 from fsl_course.config import REPO_ROOT, checkpoints_dir
 from fsl_course.evaluation.evaluate import SETTINGS as EVAL_SETTINGS
 from fsl_course.evaluation.evaluate import setting_name
-from fsl_course.evaluation.references import LAKE_RUNS, PAPERS
+from fsl_course.evaluation.references import LAKE_RUNS, MINI_PAPERS, PAPERS
 from fsl_course.text import plural
 from fsl_course.io import read_json
 from fsl_course.training.checkpoints import training_commands, training_stages
@@ -50,9 +50,13 @@ def recorded_results(name: str, folder: Path | None = None) -> dict[str, Recorde
 
 def _episodes(train: dict) -> str:
     """``"64000 episodes"``, or for a model trained in stages ``"64000 episodes, then 144000 more from learning
-    rate 0.0005"``."""
+    rate 0.0005"``; a model that started from a pretrained backbone says so (``"3000 episodes from a backbone
+    pretrained by supervised pretraining, ..."``)."""
     stages = training_stages(train)
-    text = f"{stages[0]['stage_episodes']} episodes"
+    pretrained = ""
+    if "summary" in stages[0]:  # started from a pretrained baseline's backbone (train --init)
+        pretrained, stages = f" from a backbone pretrained by {stages[0]['summary']}", stages[1:]
+    text = f"{stages[0]['stage_episodes']} episodes{pretrained}"
     for stage in stages[1:]:
         text += f", then {stage['stage_episodes']} more from learning rate {stage['train']['lr']:g}"
     return text
@@ -63,7 +67,7 @@ def results_markdown(folder: Path | None = None) -> str:
     folder = Path(folder or checkpoints_dir())
     lines = ["| checkpoint | trained with | protocol | " + " | ".join(SETTINGS) + " |",
              "|---|---|---|" + "---|" * len(SETTINGS)]
-    methods, commands, runs_lines = [], [], []
+    methods, commands, runs_lines = [], [], []  # methods: (method, protocol) of each row
     for test_file in sorted(folder.glob("*.test.json")):
         name = test_file.name[: -len(".test.json")]
         test, train = read_json(test_file), read_json(folder / f"{name}.json")
@@ -76,13 +80,18 @@ def results_markdown(folder: Path | None = None) -> str:
             how += ", transductive batch norm (batch statistics of the 75 test queries)"
         cells = [f"{r['accuracy']:.2f}\u00a0±\u00a0{r['ci95']:.2f}" if (r := test["results"].get(s)) else "-" for s in SETTINGS]
         lines.append(f"| `{name}.pt` | {how} | {test['protocol']} | " + " | ".join(cells) + " |")
-        methods.append(train["method"] if train else None)
+        methods.append((train["method"] if train else None, test["protocol"]))
         if train:
             commands += [f"    {c}" for c in training_commands(train)]
         commands.append(f"    {test['command']}")
-    for method in dict.fromkeys(m for m in methods if m in PAPERS):
+    for method in dict.fromkeys(m for m, protocol in methods if m in PAPERS and protocol == "vinyals"):
         paper, numbers = PAPERS[method]
         lines.append(f"| {paper} | | vinyals | " + " | ".join(f"{x:.1f}" for x in numbers) + " |")
+    for method in dict.fromkeys(m for m, protocol in methods if m in MINI_PAPERS and protocol == "mini"):
+        for paper, backbone, numbers in MINI_PAPERS[method]:
+            if backbone == "Conv-4":  # the course's backbone; the chapter shows the ResNets too
+                lines.append(f"| {paper} | Conv-4 | mini | " + " | ".join(f"{x:.2f}" for x in numbers)
+                             + " | -" * (len(SETTINGS) - len(numbers)) + " |")
     for runs_file in sorted(folder.glob("*.runs.json")):
         name = runs_file.name[: -len(".runs.json")]
         runs, train = read_json(runs_file), read_json(folder / f"{name}.json")
@@ -94,7 +103,8 @@ def results_markdown(folder: Path | None = None) -> str:
     out = [START, "", "Accuracy in % with the 95% interval over 1000 fixed test episodes (15 queries per class, "
            "test seed 0). Protocol **vinyals**: tested on `vinyals_test`, model selected on `vinyals_val`; "
            "**background**: trained on the 30 background alphabets, tested on the 20 evaluation alphabets (harder: "
-           "whole alphabets are new), the last model of a fixed schedule.", "", *lines]
+           "whole alphabets are new), the last model of a fixed schedule; **mini**: mini-ImageNet's 20 test classes "
+           "(photos, 5-way only), model selected on `mini_val`.", "", *lines]
     if runs_lines:
         out += ["", "Official 20 runs of within-alphabet 20-way one-shot classification (Lake et al. 2015), "
                 "error rate over the 400 test drawings:", "", *runs_lines,
