@@ -36,10 +36,13 @@ Where each chapter's code lives (module paths below ``fsl_course``):
 * 08 a mini-CLIP from scratch: ``clip.mini``, ``clip.synthetic``, ``clip.zeroshot``, ``clip.plots``,
   ``widgets.prompts``
 * 09 the showdown: ``evaluation.showdown``, ``evaluation.evaluate``, ``training.checkpoints``, ``methods``, ``viz``
+* 10 from characters to photos: ``data.mini_imagenet``, ``data.dataset``, ``data.folder``, ``episodes``,
+  ``evaluation.evaluate``, ``evaluation.references``, ``training.checkpoints``, ``classifier``, ``viz``,
+  ``clip.plots``
 
-Every chapter loads its data with ``data.omniglot`` (or ``clip.synthetic``), and a chapter's trained models
-come from the command line (``cli``): ``fsl-course train``, ``pretrain``, ``mini-clip`` and ``sine``.
-Photos (``data.mini_imagenet``, ``data.folder``) are in no chapter yet.
+Every chapter loads its data with ``data.omniglot`` (chapter 10 with ``data.mini_imagenet`` and ``data.folder``
+too; 07 and 08 with ``clip.synthetic``), and a chapter's trained models come from the command line (``cli``):
+``fsl-course train``, ``pretrain``, ``mini-clip`` and ``sine``.
 """
 
 __version__ = "0.1.0"
