@@ -255,6 +255,29 @@ def _montage(images: torch.Tensor, rows: int) -> np.ndarray:
     return out
 
 
+def _panel_title(text: str, panel_w: float, fontsize: float = FONT) -> str:
+    """``text`` on one line, or, when it is wider than its panel (``panel_w`` inches), broken before its
+    parenthesis: "support set (5-way 1-shot)" over a panel one image wide becomes two short lines."""
+    head, sep, tail = text.partition(" (")
+    return text if not sep or text_width(text, fontsize) <= panel_w else f"{head}\n({tail}"
+
+
+def _overhang(text: str, panel_w: float, fontsize: float = FONT) -> float:
+    """How far, in inches, a title centred over a panel ``panel_w`` wide reaches past each of its sides."""
+    return max(0.0, (text_width(text, fontsize) - panel_w) / 2)
+
+
+def _largest(high: float, fits) -> float:
+    """The largest size in ``(0, high]`` for which ``fits(size)`` holds (``fits`` holds for every smaller size)."""
+    if fits(high):
+        return high
+    low = 0.0
+    for _ in range(40):
+        mid = (low + high) / 2
+        low, high = (mid, high) if fits(mid) else (low, mid)
+    return low
+
+
 def show_episode(episode, dataset=None, cell: float | None = None):
     """The support set (one row per class, labelled) and the query set of an ``Episode``, side by side, or the
     query set under the support set when side by side would make the images too small.
@@ -262,6 +285,10 @@ def show_episode(episode, dataset=None, cell: float | None = None):
     With the ``dataset`` the episode came from, each support row also names its class (by its readable name,
     ``info["names"]``, where the set has one). Greyscale or colour episodes. ``cell``: inches per
     image, at most (default 0.45); the figure fits the page whatever the episode's size.
+
+    The panels' titles never overlap each other or leave the figure: a title wider than its panel (the support
+    set's at 1 or 2 shots) is broken into two lines, and the space between the panels (and at the figure's
+    edges) grows by whatever a title still reaches past its panel.
     """
     way, shot, n_query = episode.way, episode.shot, episode.n_query
     size = episode.support.shape[-1]
@@ -273,29 +300,49 @@ def show_episode(episode, dataset=None, cell: float | None = None):
     most = 0.45 if cell is None else cell
     label_w = max(text_width(n, FONT_SMALL) for n in names) + 0.1  # the row labels and the tick padding
     qlabel_w = max(text_width(n, FONT_SMALL) for n in query_names) + 0.1
-    title_h, gap, margin = 0.32, 0.25, 0.05
-    side_cell = min(most, (WIDTH - label_w - gap - qlabel_w) / (shot + n_query), (MAX_HEIGHT - title_h) / way)
-    stack_cell = min(most, (WIDTH - label_w) / shot, (WIDTH - qlabel_w) / n_query,
-                     (MAX_HEIGHT - 2 * title_h - gap) / (2 * way))
+    gap, margin, clearance = 0.25, 0.05, 0.1  # clearance: the least space between two titles
+
+    def titles(c):
+        """The two titles for images ``c`` inches wide, and how far each reaches past its panel on each side."""
+        s_title = _panel_title(f"support set ({way}-way {shot}-shot)", c * shot)
+        q_title = _panel_title("query set", c * n_query)
+        return s_title, q_title, _overhang(s_title, c * shot), _overhang(q_title, c * n_query)
+
+    def title_h(*texts):
+        return 0.32 + max(t.count("\n") for t in texts) * FONT * 1.2 / 72
+
+    def side_layout(c):
+        s_title, q_title, s_over, q_over = titles(c)
+        left, right = max(label_w, s_over), max(qlabel_w, q_over)
+        between = max(gap, s_over + q_over + clearance)
+        width = left + c * shot + between + c * n_query + right
+        th = title_h(s_title, q_title)
+        height = th + c * way + margin
+        boxes = ((left, margin, c * shot, c * way), (left + c * shot + between, margin, c * n_query, c * way))
+        return width, height, boxes, (s_title, q_title)
+
+    def stack_layout(c):
+        s_title, q_title, s_over, q_over = titles(c)
+        s_left, q_left = max(label_w, s_over), max(qlabel_w, q_over)
+        width = max(s_left + c * shot + s_over, q_left + c * n_query + q_over)
+        s_th, q_th = title_h(s_title), title_h(q_title)
+        height = s_th + 2 * c * way + gap + q_th + margin
+        boxes = ((s_left, height - s_th - c * way, c * shot, c * way), (q_left, margin, c * n_query, c * way))
+        return width, height, boxes, (s_title, q_title)
+
+    def fits(layout):
+        return lambda c: all(v <= limit + 1e-9 for v, limit in zip(layout(c)[:2], (WIDTH, MAX_HEIGHT)))
+
+    side_cell = _largest(most, fits(side_layout))
+    stack_cell = _largest(most, fits(stack_layout))
     side = side_cell >= 0.8 * stack_cell
-    c = side_cell if side else stack_cell
-    block_h = c * way
-    if side:
-        width = label_w + c * shot + gap + c * n_query + qlabel_w
-        height = title_h + block_h + margin
-        s_box = (label_w, margin, c * shot, block_h)
-        q_box = (label_w + c * shot + gap, margin, c * n_query, block_h)
-    else:
-        width = max(label_w + c * shot, qlabel_w + c * n_query)
-        height = 2 * (title_h + block_h) + gap + margin
-        s_box = (label_w, height - title_h - block_h, c * shot, block_h)
-        q_box = (qlabel_w, margin, c * n_query, block_h)
+    width, height, boxes, panel_titles = (side_layout(side_cell) if side else stack_layout(stack_cell))
     fig = plt.figure(figsize=(width, height))
-    ax_s, ax_q = (fig.add_axes((x / width, y / height, w / width, h / height)) for x, y, w, h in (s_box, q_box))
+    ax_s, ax_q = (fig.add_axes((x / width, y / height, w / width, h / height)) for x, y, w, h in boxes)
     ticks = [1 + r * (size + 1) + size / 2 for r in range(way)]
     for ax, images, title, labels in [
-        (ax_s, episode.support, f"support set ({way}-way {shot}-shot)", names),
-        (ax_q, episode.query, "query set", query_names),
+        (ax_s, episode.support, panel_titles[0], names),
+        (ax_q, episode.query, panel_titles[1], query_names),
     ]:
         ax.imshow(_montage(images, way), cmap="gray", vmin=0, vmax=1, interpolation="nearest", aspect="auto")
         ax.set_title(title, fontsize=FONT)

@@ -79,7 +79,7 @@ def test_show_episode_separates_support_and_query_with_titles_and_labels():
     assert isinstance(fig, Figure)
     assert len(fig.axes) == 2 and n_images(fig) == 2
     support_ax, query_ax = fig.axes
-    assert support_ax.get_title() == "support set (3-way 2-shot)"
+    assert support_ax.get_title().replace("\n", " ") == "support set (3-way 2-shot)"  # on two lines if narrow
     assert query_ax.get_title() == "query set"
     # one row per class (3 rows), 2 support / 3 query images per row, 8x8 images with 1-pixel lines between
     assert support_ax.images[0].get_array().shape == (3 * 9 + 1, 2 * 9 + 1)
@@ -90,6 +90,29 @@ def test_show_episode_separates_support_and_query_with_titles_and_labels():
     np.testing.assert_allclose(support_ax.images[0].get_array()[10:18, 1:9], ep.support[2, 0].numpy(), atol=1e-6)
     fig = viz.show_episode(ep)
     assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["label 0", "label 1", "label 2"]
+
+
+@pytest.mark.parametrize("shot", [1, 5])
+@pytest.mark.parametrize("query", [1, 2, 5, 15])
+@pytest.mark.parametrize("named", [True, False], ids=["class names", "labels only"])
+def test_show_episode_titles_never_overlap_and_stay_in_the_figure(shot, query, named):
+    # at 1 shot the support panel is one image wide: its one-line title, centred over it, ran into the query's
+    data = tiny_omniglot(rotations=False)
+    data = FewShotDataset("tiny", data.images.repeat(1, 4, 1, 1), data.class_names)  # 20 drawings a class
+    ep = EpisodeSet(data, way=5, shot=shot, query=query, n_episodes=1, seed=0)[0]
+    fig = viz.show_episode(ep, data if named else None)
+    fig.canvas.draw()
+    support_ax, query_ax = fig.axes
+    assert support_ax.get_title().replace("\n", " ") == f"support set (5-way {shot}-shot)"
+    assert query_ax.get_title() == "query set"
+    s_box, q_box = (ax.title.get_window_extent() for ax in (support_ax, query_ax))
+    assert not s_box.overlaps(q_box), (s_box, q_box)
+    page = fig.bbox
+    for box in (s_box, q_box):
+        assert page.x0 <= box.x0 and box.x1 <= page.x1 and page.y0 <= box.y0 and box.y1 <= page.y1, (box, page)
+    # each title stays above its own panel (not over the images)
+    for ax, box in ((support_ax, s_box), (query_ax, q_box)):
+        assert box.y0 >= ax.get_window_extent().y1
 
 
 def test_show_episode_shows_colour_photos_in_colour_with_readable_class_names():
