@@ -39,10 +39,12 @@ Where each chapter's code lives (module paths below ``fsl_course``):
 * 10 from characters to photos: ``data.mini_imagenet``, ``data.dataset``, ``data.folder``, ``episodes``,
   ``evaluation.evaluate``, ``evaluation.references``, ``training.checkpoints``, ``classifier``, ``viz``,
   ``clip.plots``
+* 11 zero-shot on photos, offline: ``clip.text_tower``, ``clip.photo``, ``clip.zeroshot``, ``clip.plots``,
+  ``data.mini_imagenet``, ``episodes``, ``evaluation.evaluate``, ``viz``
 
 Every chapter loads its data with ``data.omniglot`` (chapter 10 with ``data.mini_imagenet`` and ``data.folder``
-too; 07 and 08 with ``clip.synthetic``), and a chapter's trained models come from the command line (``cli``):
-``fsl-course train``, ``pretrain``, ``mini-clip`` and ``sine``.
+too, 11 with ``data.mini_imagenet`` alone; 07 and 08 with ``clip.synthetic``), and a chapter's trained models come from the command line (``cli``):
+``fsl-course train``, ``pretrain``, ``mini-clip``, ``photo-clip`` and ``sine``.
 """
 
 __version__ = "0.1.0"

@@ -105,7 +105,7 @@ def test_course_map_lists_every_chapter():
     assert mapped == sorted(mapped), "the course map is not in notebook order"
     for chapter in (f for f in toc_files() if f.startswith("notebooks/")):
         assert chapter in mapped, f"the course map in book/intro.md lacks {chapter}"
-    assert len({m.split("/")[-1][:2] for m in mapped}) == len(mapped) == 11, "the map should list notebooks 00-10"
+    assert len({m.split("/")[-1][:2] for m in mapped}) == len(mapped) == 12, "the map should list notebooks 00-11"
 
 
 # ---- configuration -----------------------------------------------------------------------------------------------

@@ -136,6 +136,17 @@ def results_markdown(folder: Path | None = None) -> str:
                 f"combinations ({', '.join(m['held_out'])}) **{100 * m['held_out_accuracy']:.1f} %** among all "
                 f"{m['classes']} combinations (chance {100 * m['chance']:.1f} %), trained in "
                 f"{mini['train_seconds']:.0f} s on {plural(mini['threads'], 'CPU thread')}."]
+    photo = read_json(REPO_ROOT / "checkpoints" / "photo_clip_mini.json")
+    if photo:
+        t = photo["test"]
+        five, every = t["5-way"], t["all-way"]
+        out += ["", f"Zero-shot on photos, offline (notebook 11, `{photo['command']}`): an image tower trained into "
+                f"all-MiniLM-L6-v2's text space on the 64 `mini_train` classes names the {t['classes']} unseen "
+                f"`{t['split']}` classes from their names and descriptions: 5-way **{five['accuracy']:.2f} ± "
+                f"{five['ci95']:.2f} %** over {five['episodes']} fixed episodes (chance {five['chance']:.0f} %), "
+                f"{every['ways']}-way **{every['accuracy']:.2f} %** over {every['images']} photos (chance "
+                f"{every['chance']:.0f} %); trained in {photo['train_seconds'] / 60:.1f} min on "
+                f"{plural(photo['threads'], 'CPU thread')}."]
     showdown_file = REPO_ROOT / "results" / "showdown.json"
     if showdown_file.is_file():
         from fsl_course.evaluation import showdown
