@@ -44,3 +44,19 @@ def read_json(path) -> dict | None:
     """The JSON file at ``path``, or None when there is none (metrics files that a model may not have yet)."""
     path = Path(path)
     return json.loads(path.read_text()) if path.is_file() else None
+
+
+def load_tagged(path, kind: str, fmt: int, what: str, make: str) -> dict:
+    """A file that a ``save_*`` function wrote as a dict with ``"kind"`` and ``"format"``, read with
+    ``torch.load(weights_only=True)``; a missing, unreadable or foreign file raises an error that names ``what`` it
+    should be and the command that makes one (``make``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no {what} at {path}; make one with `{make}`")
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:
+        raise ValueError(f"{path} is not a readable {what} ({type(e).__name__}: {e})") from e
+    if not isinstance(blob, dict) or blob.get("kind") != kind or blob.get("format") != fmt:
+        raise ValueError(f"{path} is not a {what} (format {fmt}); make one with `{make}`")
+    return blob

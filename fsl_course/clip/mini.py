@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from fsl_course.io import atomic_torch_save, atomic_write_json
+from fsl_course.io import atomic_torch_save, atomic_write_json, load_tagged
 from fsl_course.clip import synthetic
 from fsl_course.clip.model import ClipModel
 from fsl_course.config import REPO_ROOT
@@ -367,14 +367,7 @@ def save_mini_clip(path: Path | str, model, tokenizer: CaptionTokenizer, cfg: Mi
 def load_mini_clip(path: Path | str | None = None, device=None) -> tuple[ClipModel, dict]:
     """A trained mini-CLIP and its saved record (``config``, ``metrics``, ``history``) from ``train_mini_clip``."""
     path = Path(path) if path is not None else weights_path(DEFAULT_OUT)
-    if not path.is_file():
-        raise FileNotFoundError(f"no mini-CLIP weights at {path}; train them with `fsl-course mini-clip`")
-    try:
-        blob = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:
-        raise ValueError(f"{path} is not a readable mini-CLIP file ({type(e).__name__}: {e})") from e
-    if not isinstance(blob, dict) or blob.get("format") != FORMAT or blob.get("kind") != "mini-clip":
-        raise ValueError(f"{path} is not a mini-CLIP file (format {FORMAT})")
+    blob = load_tagged(path, "mini-clip", FORMAT, "mini-CLIP file", "fsl-course mini-clip")
     cfg = MiniClipConfig(**blob["config"])
     tokenizer = CaptionTokenizer(blob["vocabulary"], cfg.model["text_cfg"]["context_length"])
     model = build_mini_clip(mini_config(tokenizer, cfg.model))

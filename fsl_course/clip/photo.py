@@ -427,19 +427,11 @@ def load_photo_clip(path: Path | str | None = None, text_path: str | None = None
     """The trained image tower from ``path`` (default: ``checkpoints/photo_clip_mini.pt``) with its text tower
     (``text``, one already loaded, else loaded from ``text_path`` or found by the resolver when first needed)."""
     from fsl_course.data.images import Preprocess
-    from fsl_course.io import read_json
+    from fsl_course.io import load_tagged, read_json
     from fsl_course.methods import build_method
 
     path = Path(path) if path is not None else default_out()
-    if not path.is_file():
-        raise FileNotFoundError(f"no trained image tower at {path}; train one with `fsl-course photo-clip`")
-    try:
-        blob = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:
-        raise ValueError(f"{path} is not a readable photo-clip checkpoint ({type(e).__name__}: {e})") from e
-    if not isinstance(blob, dict) or blob.get("kind") != KIND or blob.get("format") != FORMAT:
-        raise ValueError(f"{path} is not a photo-clip checkpoint (format {FORMAT}); train one with "
-                         "`fsl-course photo-clip`")
+    blob = load_tagged(path, KIND, FORMAT, "photo-clip checkpoint", "fsl-course photo-clip")
     backbone = build_method(blob["backbone"]["method"], **blob["backbone"]["config"]).backbone
     tower = ImageTower(backbone, blob["in_dim"], blob["dim"])
     tower.load_state_dict(blob["state_dict"])
