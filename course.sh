@@ -3,8 +3,8 @@
 #   bash course.sh        set up: a virtual environment in .venv, the course package and its tools, the Omniglot
 #                         data; then open JupyterLab on the notebooks (not when CI is set or there is no terminal)
 #   bash course.sh test   run the tests and execute every notebook in quick mode
-#   bash course.sh book   build the website (book/_build/html) with every notebook executed, then test it in
-#                         headless Chromium (see book/README.md)
+#   bash course.sh book   build the website in English (book/_build/html) and Chinese (book/_build/html/zh) with
+#                         every notebook executed once, then test both in headless Chromium (see book/README.md)
 # Settings: PYTHON (interpreter for the venv, default python3), FSL_COURSE_DATA (data folder),
 # FSL_COURSE_OMNIGLOT_SOURCE (a local folder of the Omniglot files, for offline machines),
 # FSL_COURSE_MINI_IMAGENET_SOURCE (a local copy of mini-ImageNet: images/ or the three zips beside the CSVs).
@@ -66,6 +66,19 @@ need_command() {  # need_command COMMAND DEBIAN_PACKAGE: install the package whe
   fi
 }
 
+need_cjk_fonts() {  # Chinese glyphs for the browser (Debian's fonts-noto-cjk), when fontconfig has none
+  if fc-list :lang=zh 2>/dev/null | grep -q .; then
+    return 0
+  fi
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "==> installing fonts-noto-cjk (apt-get), for the Chinese website"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-cjk >/dev/null
+  else
+    echo "error: the Chinese website needs a CJK font; install one (for example: sudo apt-get install -y fonts-noto-cjk)" >&2
+    exit 1
+  fi
+}
+
 build_book() {
   if [ ! -x "$VENV/bin/python" ]; then
     echo "error: the course is not set up yet; run 'bash course.sh' first" >&2
@@ -77,6 +90,7 @@ build_book() {
   fi
   need_command npm npm          # to vendor MathJax and the widget manager (once)
   need_command chromium chromium  # the browser test drives the system's Chromium
+  need_cjk_fonts                  # and the Chinese site needs Chinese glyphs
   bash book/vendor.sh
   echo "==> building the website: every notebook executed${FSL_COURSE_QUICK:+ (QUICK MODE: a draft)}; any error fails"
   rm -rf book/_build
@@ -85,7 +99,13 @@ build_book() {
   # one torch thread per kernel: small operations on two oversubscribed threads run many times slower
   env -u MPLBACKEND OMP_NUM_THREADS=1 "$VENV/bin/jupyter-book" build . --config book/_config.yml --toc book/_toc.yml \
     --path-output book --all --warningiserror --nitpick --keep-going
-  echo "==> built book/_build/html in $(( SECONDS - start )) s; testing it in headless Chromium"
+  echo "==> built the English site, book/_build/html, in $(( SECONDS - start )) s"
+  # the Chinese site: the same notebooks' code, so every output comes from the English run's execution cache
+  start=$SECONDS
+  env -u MPLBACKEND OMP_NUM_THREADS=1 "$VENV/bin/jupyter-book" build . --config book/zh/_config.yml \
+    --toc book/zh/_toc.yml --path-output book/_build/zh --all --warningiserror --nitpick --keep-going
+  mv book/_build/zh/_build/html book/_build/html/zh
+  echo "==> built the Chinese site, book/_build/html/zh, in $(( SECONDS - start )) s; testing both in headless Chromium"
   PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 "$VENV/bin/python" -m pytest book/test_site.py -q --tb=short "$@"
   echo "==> the website is in book/_build/html (open index.html); screenshots in book/_build/screenshots"
 }

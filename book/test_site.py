@@ -1,4 +1,5 @@
-"""Test of the built website (book/_build/html) in real headless Chromium, and of its HTML files.
+"""Test of the built website in real headless Chromium, and of its HTML files: both sites, the English one
+(book/_build/html) and the Chinese one (book/_build/html/zh), every page of each.
 
 Run by `bash course.sh book` after the build; never by `bash course.sh test` (pytest's testpaths are tests/ and
 notebooks/). By hand, after a build:
@@ -10,7 +11,9 @@ Playwright drives it and never downloads a browser) loads the page from a local 
 to another host refused, then checks that the page loaded, that every image on it decoded, that its equations
 were typeset by the vendored MathJax, that no cell shows an error or a traceback, that no script failed and no
 file of the site is missing; and it writes a full-page screenshot to book/_build/screenshots/ for a person to
-look at. The static checks read the HTML files: no CDN script or stylesheet, the launch, repository and Colab
+look at (the Chinese pages' with a zh__ prefix). On a Chinese page it also asks Chromium which fonts drew the
+title: a CJK font, not empty boxes. Every page's link to the same page in the other language must resolve, and
+that page must link back. The static checks read the HTML files: no CDN script or stylesheet, the launch, repository and Colab
 links of this project, the copyright line.
 """
 
@@ -45,35 +48,41 @@ CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first
                   "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1"]
 
 
-# The table of contents the site was built from; another one only for a partial build made by hand with --toc.
-TOC = Path(os.environ.get("FSL_COURSE_BOOK_TOC") or BOOK / "_toc.yml")
+# The two sites: English at book/_build/html, Chinese at book/_build/html/zh, each from its table of contents
+# (another English one only for a partial build made by hand with --toc: FSL_COURSE_BOOK_TOC).
+SITES = {"en": (HTML, Path(os.environ.get("FSL_COURSE_BOOK_TOC") or BOOK / "_toc.yml")),
+         "zh": (HTML / "zh", BOOK / "zh" / "_toc.yml")}
+if os.environ.get("FSL_COURSE_BOOK_TOC"):
+    del SITES["zh"]  # a partial English build has no Chinese site beside it
+CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
-def toc_docnames() -> list[str]:
-    """Every document of the table of contents, root first, in reading order."""
-    toc = yaml.safe_load(TOC.read_text())
-    names = [toc["root"]]
-    for part in toc.get("parts", []):
+def toc_docnames(toc: Path) -> list[str]:
+    """Every document of a table of contents, root first, in reading order."""
+    data = yaml.safe_load(toc.read_text())
+    names = [data["root"]]
+    for part in data.get("parts", []):
         for chapter in part.get("chapters", []):
             names.append(chapter["file"])
             names.extend(section["file"] for section in chapter.get("sections", []))
     return names
 
 
-DOCNAMES = toc_docnames()
-NOTEBOOKS = [d for d in DOCNAMES if d.startswith("notebooks/")]
+#: ``(site, docname)`` of every page of both sites; ``site/docname`` is the test id
+PAGES = [pytest.param(site, d, id=f"{site}/{d}") for site, (_, toc) in SITES.items() for d in toc_docnames(toc)]
+NOTEBOOKS = [p for p in PAGES if p.values[1].startswith("notebooks/")]
 
 
-def page_path(docname: str) -> Path:
-    return HTML / f"{docname}.html"
+def page_path(docname: str, site: str = "en") -> Path:
+    return SITES[site][0] / f"{docname}.html"
 
 
 @pytest.fixture(scope="session", autouse=True)
 def built_site():
     if not (HTML / "index.html").is_file():
         pytest.fail(f"no built site at {HTML}: run `bash course.sh book` first")
-    missing = [d for d in DOCNAMES if not page_path(d).is_file()]
-    assert not missing, f"pages of the table of contents that were not built: {missing}"
+    missing = [p.id for p in PAGES if not page_path(p.values[1], p.values[0]).is_file()]
+    assert not missing, f"pages of the tables of contents that were not built: {missing}"
 
 
 # ---- static checks of the HTML files ---------------------------------------------------------------------------
@@ -132,13 +141,33 @@ def test_mathjax_and_widget_manager_are_vendored():
             f"{path.relative_to(HTML)} has equations but does not load the vendored MathJax"
 
 
-@pytest.mark.parametrize("docname", NOTEBOOKS)
-def test_launch_and_repository_buttons_point_at_this_project(docname):
-    links = parsed(page_path(docname)).links
+@pytest.mark.parametrize("site, docname", NOTEBOOKS)
+def test_launch_and_repository_buttons_point_at_this_project(site, docname):
+    links = parsed(page_path(docname, site)).links
     assert f"{COLAB}{docname}.ipynb" in links, f"no Colab launch link for {docname}"
     assert f"{BINDER}{docname}.ipynb" in links, f"no Binder launch link for {docname}"
     assert REPOSITORY in links or f"{REPOSITORY}/" in links, "no repository button"
     assert any(link.startswith(f"{REPOSITORY}/issues") for link in links), "no issues button"
+
+
+def language_link(path: Path) -> Path:
+    """The file that a page's link to the other language (book/_ext/language_links.py) points at."""
+    found = re.findall(r'<a class="language-link" hreflang="[^"]+" lang="[^"]+" href="([^"]+)"',
+                       path.read_text(encoding="utf-8"))
+    assert len(found) == 1, f"{path.relative_to(HTML)}: {len(found)} links to the other language, expected 1"
+    return (path.parent / found[0]).resolve()
+
+
+@pytest.mark.parametrize("site, docname", PAGES)
+def test_language_link_leads_to_the_same_page_and_back(site, docname):
+    here = page_path(docname, site).resolve()
+    there = language_link(here)
+    assert there.is_file(), f"{site}/{docname} links to {there}, which was not built"
+    other = "zh" if site == "en" else "en"
+    assert there.is_relative_to(SITES[other][0].resolve()), f"{site}/{docname} links outside the {other} site"
+    if other == "en":
+        assert not there.is_relative_to(SITES["zh"][0].resolve()), f"{docname}: its English link is Chinese"
+    assert language_link(there) == here, f"{there} does not link back to {here}"
 
 
 def test_copyright_line():
@@ -227,8 +256,22 @@ def notebook_exercises(docname: str) -> int:
                for c in nb["cells"] if c["cell_type"] == "markdown")
 
 
-@pytest.mark.parametrize("docname", DOCNAMES)
-def test_page_in_chromium(browser, server, docname):
+def platform_fonts(page, selector: str) -> list[str]:
+    """The fonts Chromium really used for the text of the first element matching ``selector`` (DevTools'
+    CSS.getPlatformFontsForNode), as ``family (glyphs)``."""
+    cdp = page.context.new_cdp_session(page)
+    root = cdp.send("DOM.getDocument", {"depth": -1})["root"]["nodeId"]
+    cdp.send("DOM.enable")
+    cdp.send("CSS.enable")
+    node = cdp.send("DOM.querySelector", {"nodeId": root, "selector": selector})["nodeId"]
+    if not node:
+        return []
+    fonts = cdp.send("CSS.getPlatformFontsForNode", {"nodeId": node})["fonts"]
+    return [f"{f['familyName']} ({f['glyphCount']})" for f in fonts]
+
+
+@pytest.mark.parametrize("site, docname", PAGES)
+def test_page_in_chromium(browser, server, site, docname):
     context = browser.new_context(viewport={"width": 1280, "height": 900}, device_scale_factor=1,
                                   service_workers="block")
     remote, failed, script_errors, console_errors, in_flight = [], [], [], [], {}
@@ -251,7 +294,8 @@ def test_page_in_chromium(browser, server, docname):
             if m.type == "error" else None)
     page.on("response", lambda r: failed.append(f"{r.url} (HTTP {r.status})") if r.status >= 400 else None)
     try:
-        response = page.goto(f"{server}/{docname}.html", wait_until="load", timeout=120_000)
+        response = page.goto(f"{server}/{'' if site == 'en' else 'zh/'}{docname}.html", wait_until="load",
+                             timeout=120_000)
         assert response is not None and response.ok, f"{docname}: HTTP {response and response.status}"
         try:  # let late requests (MathJax components, widget modules) finish; the checks below wait for real
             page.wait_for_load_state("networkidle", timeout=30_000)
@@ -265,12 +309,20 @@ def test_page_in_chromium(browser, server, docname):
             if not in_flight:
                 break
             page.wait_for_timeout(1000)
+        title = page.inner_text(".bd-article h1") if page.query_selector(".bd-article h1") else ""
+        fonts = platform_fonts(page, ".bd-article h1") if site == "zh" else []
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=SCREENSHOTS / f"{docname.replace('/', '__')}.png", full_page=True)
+        shot = ("" if site == "en" else f"{site}__") + docname.replace("/", "__")
+        page.screenshot(path=SCREENSHOTS / f"{shot}.png", full_page=True)
     finally:
         context.close()
 
     problems = []
+    if site == "zh":  # a Chinese page: its title is Chinese, drawn in a CJK font (fonts-noto-cjk), not boxes
+        if not CJK.search(title):
+            problems.append(f"the Chinese page's title has no Chinese: {title!r}")
+        elif not any("CJK" in f for f in fonts):
+            problems.append(f"the title {title!r} is not drawn in a CJK font; fonts used: {fonts}")
     if remote:
         problems.append(f"requests to other hosts (refused; the site must work offline): {sorted(set(remote))}")
     if failed:

@@ -23,9 +23,8 @@ GitHub repository (a learner can open a Chinese chapter there only if it is in t
 who clones the course opens them in JupyterLab like the English ones, without a build step. Committed copies
 can drift, so a test (``tests/test_translation.py``) checks that every committed Chinese notebook is exactly
 what :func:`generate` makes from the current English notebook and translations, that no translation is stale
-and none orphaned; ``fsl-course translate build`` rewrites them. pytest does not collect ``notebooks/zh/``
-(``notebooks/zh/conftest.py``): their code is the English notebooks' code, which ``pytest --nbval-lax``
-already executes.
+and none orphaned; ``fsl-course translate build`` rewrites them. ``pytest --nbval-lax`` executes them like the
+English ones, in their own working folder, so a learner's Chinese chapter is known to run as it is opened.
 
 Paths: a Chinese notebook runs with ``notebooks/zh/`` as its working folder. The notebooks' code finds data,
 checkpoints and results through :mod:`fsl_course.config` (``REPO_ROOT``, ``checkpoints_dir()``,
@@ -314,3 +313,128 @@ def glossary_misses(english: str, chinese: str) -> list[tuple[str, str]]:
     prose = _prose(english)
     return [(en, zh) for en, zh in GLOSSARY_ZH.items()
             if _term_pattern(en).search(prose) and zh.lower() not in chinese.lower()]
+
+
+# ---- the website's pages and the Chinese site ----------------------------------------------------------------------
+#
+# The book's own pages (book/intro.md, book/glossary.md, ...) are translated whole: book/zh/NAME.md is the Chinese
+# page, written by hand, whose first line records the English page and the SHA-256 of the text it was translated
+# from (:data:`PAGE_HEADER`); a page whose English text has changed since is stale (:func:`page_status`), and
+# ``fsl-course translate stamp book/NAME.md`` records the current hash after the update. The Chinese site's
+# table of contents and configuration are generated from the English ones (:func:`site_files`), so that the
+# two sites list the same pages in the same order and differ only where the language does.
+
+BOOK = REPO_ROOT / "book"
+#: The first line of a Chinese page: a MyST comment naming the English page and the hash it was translated from.
+PAGE_HEADER = "% translation of {page} · source_sha256 {sha}"
+_PAGE_HEADER = re.compile(r"\A% translation of (\S+) · source_sha256 (\S+)[ \t]*\n")
+#: The Chinese site's words where the English configuration and table of contents have their own.
+SITE_ZH = {
+    "title": "少样本学习实战",
+    "captions": {"The course": "课程", "Reference": "参考"},
+    "footer": "<p>本课程的代码与文字以 MIT 许可发布；Omniglot（Lake、Salakhutdinov 与 Tenenbaum，2015）以 MIT 许可发布。"
+              "构建自 <a href=\"https://github.com/fsl-course/fsl-course\">github.com/fsl-course/fsl-course</a>。"
+              "</p>\n",
+}
+
+
+def english_pages(toc: Path | None = None) -> list[Path]:
+    """The book's own pages (``book/*.md``) that the English table of contents lists, in its order."""
+    import yaml
+
+    data = yaml.safe_load(Path(toc or BOOK / "_toc.yml").read_text(encoding="utf-8"))
+    files = [data["root"]] + [c["file"] for part in data.get("parts", []) for c in part.get("chapters", [])]
+    return [REPO_ROOT / f"{f}.md" for f in files if f.startswith("book/") and "/" not in f[len("book/"):]]
+
+
+def page_translation(page: Path) -> Path:
+    """Where the translation of the English page ``book/NAME.md`` lives: ``book/zh/NAME.md``."""
+    return BOOK / LANGUAGE / Path(page).name
+
+
+def _page_name(page: Path) -> str:
+    return Path(page).resolve().relative_to(REPO_ROOT).as_posix()
+
+
+def read_page_translation(page: Path) -> tuple[str | None, str] | None:
+    """``(recorded hash, Chinese text after the header line)`` of a page's translation, or None if it has none.
+    A file without the header, or whose header names another page, is an error that says what to write."""
+    path = page_translation(page)
+    if not path.is_file():
+        return None
+    text = path.read_text(encoding="utf-8")
+    m = _PAGE_HEADER.match(text)
+    if not m or m.group(1) != _page_name(page):
+        raise ValueError(f"{path.relative_to(REPO_ROOT)}: its first line must be "
+                         f"'{PAGE_HEADER.format(page=_page_name(page), sha='...')}' (then run "
+                         f"'fsl-course translate stamp {_page_name(page)}')")
+    return m.group(2), text[m.end():]
+
+
+def page_status(page: Path) -> str:
+    """``"current"``, ``"stale"`` (the English page changed since it was translated, or was never stamped) or
+    ``"missing"``."""
+    found = read_page_translation(page)
+    if found is None:
+        return "missing"
+    return "current" if found[0] == sha256(Path(page).read_text(encoding="utf-8")) else "stale"
+
+
+def stamp_page(page: Path) -> Path:
+    """Record that ``book/zh/NAME.md`` is translated from the current English ``book/NAME.md``."""
+    found = read_page_translation(page)
+    if found is None:
+        raise ValueError(f"{page_translation(page).relative_to(REPO_ROOT)} does not exist: translate "
+                         f"{_page_name(page)} into it first")
+    header = PAGE_HEADER.format(page=_page_name(page), sha=sha256(Path(page).read_text(encoding="utf-8")))
+    path = page_translation(page)
+    path.write_text(f"{header}\n{found[1]}", encoding="utf-8")
+    return path
+
+
+def _zh_docname(docname: str) -> str:
+    """The Chinese site's document for an English one: ``notebooks/X`` -> ``notebooks/zh/X``, ``book/X`` ->
+    ``book/zh/X``."""
+    folder, _, name = docname.rpartition("/")
+    return f"{folder}/{LANGUAGE}/{name}"
+
+
+def site_toc(english_toc: str) -> str:
+    """The Chinese site's table of contents: the English one with every document replaced by its Chinese
+    version and the captions translated."""
+    import yaml
+
+    data = yaml.safe_load(english_toc)
+    data["root"] = _zh_docname(data["root"])
+    for part in data.get("parts", []):
+        part["caption"] = SITE_ZH["captions"].get(part.get("caption"), part.get("caption"))
+        for chapter in part.get("chapters", []):
+            chapter["file"] = _zh_docname(chapter["file"])
+    return ("# The Chinese site's table of contents, generated from book/_toc.yml by 'fsl-course translate "
+            "build'\n# (fsl_course.translation.site_toc): edit that file, not this one.\n"
+            + yaml.safe_dump(data, allow_unicode=True, sort_keys=False))
+
+
+def site_config(english_config: str) -> str:
+    """The Chinese site's Jupyter Book configuration: the English one with the Chinese title, footer, language
+    and address (``zh/`` below the English site), and the language links pointing back at the English site."""
+    import yaml
+
+    data = yaml.safe_load(english_config)
+    data["title"] = SITE_ZH["title"]
+    data["html"]["baseurl"] = data["html"]["baseurl"].rstrip("/") + f"/{LANGUAGE}/"
+    data["html"]["extra_footer"] = SITE_ZH["footer"]
+    sphinx = data["sphinx"]
+    # local extensions are found relative to the configuration file, one folder deeper here
+    sphinx["local_extensions"] = {k: f"../{v}" for k, v in sphinx["local_extensions"].items()}
+    sphinx["config"]["language"] = "zh_CN"
+    sphinx["config"]["course_language"] = LANGUAGE
+    return ("# The Chinese site's configuration, generated from book/_config.yml by 'fsl-course translate "
+            "build'\n# (fsl_course.translation.site_config): edit that file, not this one.\n"
+            + yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=120))
+
+
+def site_files() -> dict[Path, str]:
+    """``{path: text}`` of the Chinese site's generated files: ``book/zh/_toc.yml`` and ``book/zh/_config.yml``."""
+    return {BOOK / LANGUAGE / "_toc.yml": site_toc((BOOK / "_toc.yml").read_text(encoding="utf-8")),
+            BOOK / LANGUAGE / "_config.yml": site_config((BOOK / "_config.yml").read_text(encoding="utf-8"))}

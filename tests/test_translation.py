@@ -6,10 +6,12 @@ glossary's terms used."""
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
 import pytest
+import yaml
 
 from fsl_course import translation as tr
 
@@ -259,11 +261,108 @@ def test_translations_keep_the_markup(path):
             f"{where}: the heading level differs"
 
 
-def test_pytest_does_not_execute_the_chinese_notebooks_again():
-    conftest = tr.NOTEBOOKS / tr.LANGUAGE / "conftest.py"
-    namespace = {}
-    exec(conftest.read_text(encoding="utf-8"), namespace)
-    assert namespace["collect_ignore_glob"] == ["*.ipynb"]
+def test_pytest_executes_the_chinese_notebooks_too():
+    """The Chinese notebooks run under `pytest --nbval-lax` like the English ones (in notebooks/zh/, their own
+    working folder): nothing keeps pytest from collecting them."""
+    assert not (tr.NOTEBOOKS / tr.LANGUAGE / "conftest.py").exists()
+    import tomllib
+    ini = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["pytest"]["ini_options"]
+    assert "notebooks" in ini["testpaths"] and "zh" not in " ".join(ini.get("addopts", "").split())
+
+
+def test_every_chapter_and_every_page_is_translated_and_current():
+    """The whole course is in Chinese: every text cell of every chapter and every page of the book."""
+    for path in CHAPTERS:
+        s = tr.status(tr.read_notebook(path), tr.read_translations(tr.translation_file(path)))
+        assert tr.translation_file(path).is_file() and not s.missing, \
+            f"{path.name}: text cells without a Chinese translation: {s.missing} ({HOW})"
+    for page in tr.english_pages():
+        assert tr.page_status(page) == "current", (
+            f"{page.relative_to(REPO)}: its Chinese page {tr.page_translation(page).relative_to(REPO)} is "
+            f"{tr.page_status(page)} (update it, then 'fsl-course translate stamp {page.relative_to(REPO)}')")
+
+
+@pytest.fixture
+def book(tmp_path, monkeypatch):
+    """A tiny book: book/_toc.yml with one page, book/intro.md, and the repository root at tmp_path."""
+    (tmp_path / "book").mkdir()
+    (tmp_path / "book" / "_toc.yml").write_text("format: jb-book\nroot: book/intro\nparts:\n- caption: The course\n"
+                                                "  chapters:\n  - file: notebooks/00_a\n  - file: book/glossary\n")
+    (tmp_path / "book" / "intro.md").write_text("# Few-shot learning\n\nThe support set.\n", encoding="utf-8")
+    (tmp_path / "book" / "glossary.md").write_text("# Glossary\n", encoding="utf-8")
+    monkeypatch.setattr(tr, "REPO_ROOT", tmp_path)
+    monkeypatch.setattr(tr, "BOOK", tmp_path / "book")
+    return tmp_path / "book"
+
+
+def test_a_page_translation_is_missing_then_stale_then_current_after_stamping(book):
+    intro = book / "intro.md"
+    assert tr.english_pages() == [intro, book / "glossary.md"]  # the toc's pages of book/, root first
+    assert tr.page_status(intro) == "missing"
+    chinese = book / "zh" / "intro.md"
+    chinese.parent.mkdir()
+    chinese.write_text("% translation of book/intro.md · source_sha256 PENDING\n\n# 少样本学习\n\n支持集。\n",
+                       encoding="utf-8")
+    assert tr.page_status(intro) == "stale"  # never stamped
+    tr.stamp_page(intro)
+    text = chinese.read_text(encoding="utf-8")
+    assert text == (f"% translation of book/intro.md · source_sha256 {tr.sha256(intro.read_text())}\n\n"
+                    "# 少样本学习\n\n支持集。\n")  # the header's hash, the translation untouched
+    assert tr.page_status(intro) == "current"
+    intro.write_text("# Few-shot learning\n\nThe support set, changed.\n", encoding="utf-8")
+    assert tr.page_status(intro) == "stale"
+
+
+def test_a_page_translation_without_its_header_is_refused_with_the_line_to_write(book):
+    (book / "zh").mkdir()
+    (book / "zh" / "intro.md").write_text("# 少样本学习\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"book/zh/intro.md: its first line must be '% translation of "
+                                         r"book/intro.md · source_sha256 \.\.\.'"):
+        tr.page_status(book / "intro.md")
+    with pytest.raises(ValueError, match="does not exist: translate book/glossary.md into it first"):
+        tr.stamp_page(book / "glossary.md")
+
+
+def test_the_chinese_sites_toc_and_config_follow_the_english_ones():
+    toc = yaml.safe_load(tr.site_toc((REPO / "book" / "_toc.yml").read_text(encoding="utf-8")))
+    english = yaml.safe_load((REPO / "book" / "_toc.yml").read_text(encoding="utf-8"))
+    assert toc["root"] == "book/zh/intro"
+    pairs = [(en["file"], zh["file"]) for a, b in zip(english["parts"], toc["parts"])
+             for en, zh in zip(a["chapters"], b["chapters"])]
+    assert len(pairs) == sum(len(p["chapters"]) for p in english["parts"])
+    for en, zh in pairs:  # the same documents in the same order, each the Chinese version of the English one
+        folder, name = en.rsplit("/", 1)
+        assert zh == f"{folder}/zh/{name}"
+        assert (REPO / f"{zh}.ipynb").is_file() or (REPO / f"{zh}.md").is_file(), f"{zh} does not exist"
+    config = yaml.safe_load(tr.site_config((REPO / "book" / "_config.yml").read_text(encoding="utf-8")))
+    english_config = yaml.safe_load((REPO / "book" / "_config.yml").read_text(encoding="utf-8"))
+    assert config["sphinx"]["config"]["language"] == "zh_CN" and config["sphinx"]["config"]["course_language"] == "zh"
+    assert config["html"]["baseurl"] == english_config["html"]["baseurl"] + "zh/"
+    assert config["execute"] == english_config["execute"]  # the same execution cache: no notebook runs twice
+    assert english_config["execute"]["execute_notebooks"] == "cache"
+    for name, folder in config["sphinx"]["local_extensions"].items():
+        assert (REPO / "book" / "zh" / folder / f"{name}.py").is_file()
+
+
+def test_the_committed_site_files_are_the_generated_ones():
+    for path, text in tr.site_files().items():
+        assert path.is_file() and path.read_text(encoding="utf-8") == text, \
+            f"{path.relative_to(REPO)} is not what book/{path.name} gives: run 'fsl-course translate build'"
+
+
+def test_language_links_lead_to_the_same_page_in_the_other_site():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("language_links", REPO / "book" / "_ext" / "language_links.py")
+    links = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(links)
+    site = Path("/site")  # the English site's root; the Chinese one is its zh/ folder
+    for en, zh in (("book/intro", "book/zh/intro"), ("notebooks/05_x", "notebooks/zh/05_x"),
+                   ("genindex", "genindex"), ("search", "search")):
+        assert links.counterpart(en, "en") == zh and links.counterpart(zh, "zh") == en
+        to_zh = (site / en).parent / links.link_target(en, "en")
+        to_en = (site / "zh" / zh).parent / links.link_target(zh, "zh")
+        assert Path(os.path.normpath(to_zh)) == site / "zh" / f"{zh}.html"
+        assert Path(os.path.normpath(to_en)) == site / f"{en}.html"
 
 
 def test_the_readmes_link_to_each_other():

@@ -22,6 +22,9 @@ from docutils.statemachine import StringList
 from sphinx.util.docutils import SphinxDirective
 
 KEYS = {"file", "title", "teaches", "data", "papers"}
+#: The table's own words in each site's language (``course_language``, see language_links.py).
+WORDS = {"en": {"header": "| # | chapter | what it teaches | data | papers |", "planned": "*(in preparation)*"},
+         "zh": {"header": "| # | 章节 | 内容 | 数据 | 论文 |", "planned": "*（准备中）*"}}
 
 
 def _cell(text: str) -> str:
@@ -40,7 +43,8 @@ class CourseMap(SphinxDirective):
                                                     and e.keys() <= KEYS for e in entries):
             raise self.error(f"course-map: expected a list of mappings with keys {sorted(KEYS)} "
                              "(file and title required)")
-        rows = ["| # | chapter | what it teaches | data | papers |", "|---|---|---|---|---|"]
+        words = WORDS.get(getattr(self.config, "course_language", "en"), WORDS["en"])
+        rows = [words["header"], "|---|---|---|---|---|"]
         for entry in entries:
             docname = entry["file"]
             number = docname.rsplit("/", 1)[-1].split("_", 1)[0]
@@ -48,7 +52,7 @@ class CourseMap(SphinxDirective):
             if docname in self.env.found_docs:
                 chapter = f"{{doc}}`{title} </{docname}>`"
             else:
-                chapter = f"{title} *(in preparation)*"
+                chapter = f"{title} {words['planned']}"
             papers = ", ".join(f"{{cite:t}}`{key.strip()}`" for key in str(entry.get("papers") or "").split(",")
                                if key.strip())
             rows.append(f"| {number} | {chapter} | {_cell(entry.get('teaches', ''))} | "
