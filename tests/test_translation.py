@@ -282,6 +282,25 @@ def test_every_chapter_and_every_page_is_translated_and_current():
             f"{tr.page_status(page)} (update it, then 'fsl-course translate stamp {page.relative_to(REPO)}')")
 
 
+@pytest.mark.parametrize("page", tr.english_pages(), ids=lambda p: p.name)
+def test_page_translations_keep_the_markup(page):
+    """A Chinese page keeps its English page's citations, glossary targets, directives, code and math; the
+    glossary keeps every English term (as a second term line: the Chinese chapters' roles target it)."""
+    found = tr.read_page_translation(page)
+    if found is None:
+        pytest.skip(f"{page.name} is not translated yet")
+    en, zh = page.read_text(encoding="utf-8"), found[1]
+    for pattern in (r"\{cite(?::\w+)?\}`[^`]+`", r"\{term\}`(?:[^`<]*<)?([^`>]+)>?`", r"^```.*$", r"^:\w+:.*$",
+                    r"\$[^$\n]+\$", r"^  papers: .*$"):
+        assert sorted(re.findall(pattern, en, re.M)) == sorted(re.findall(pattern, zh, re.M)), \
+            f"{tr.page_translation(page).name}: {pattern} differs from {page.name}"
+    assert code_spans(en) == code_spans(zh), f"{tr.page_translation(page).name}: the inline code differs"
+    if page.name == "glossary.md":
+        terms = lambda text: re.findall(r"^(\S[^\n]*)$", re.search(r"```\{glossary\}\n(.*?)```", text, re.S).group(1),
+                                        re.M)
+        assert set(terms(en)) <= set(terms(zh)), f"terms missing from the Chinese glossary: {set(terms(en)) - set(terms(zh))}"
+
+
 @pytest.fixture
 def book(tmp_path, monkeypatch):
     """A tiny book: book/_toc.yml with one page, book/intro.md, and the repository root at tmp_path."""
