@@ -429,6 +429,9 @@ def site_config(english_config: str) -> str:
     sphinx["local_extensions"] = {k: f"../{v}" for k, v in sphinx["local_extensions"].items()}
     sphinx["config"]["language"] = "zh_CN"
     sphinx["config"]["course_language"] = LANGUAGE
+    # the button of a folded code cell (the course folds only cells' input: "hide-input", the first cell)
+    sphinx["config"]["nb_code_prompt_show"] = "显示代码"
+    sphinx["config"]["nb_code_prompt_hide"] = "隐藏代码"
     return ("# The Chinese site's configuration, generated from book/_config.yml by 'fsl-course translate "
             "build'\n# (fsl_course.translation.site_config): edit that file, not this one.\n"
             + yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=120))
