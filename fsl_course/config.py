@@ -7,7 +7,7 @@ Every setting has an environment variable, so notebooks, the CLI and CI agree wi
 ``FSL_COURSE_CHECKPOINTS``  checkpoints folder (default: ``checkpoints/`` of this repository)
 ``FSL_COURSE_QUICK=1``      quick mode: notebooks train a handful of steps and evaluate few episodes
 ``FSL_COURSE_RETRAIN=1``    notebooks retrain from scratch instead of loading shipped checkpoints
-``FSL_COURSE_DEVICE``       ``cpu``, ``cuda`` or ``mps`` (default: the best one available)
+``FSL_COURSE_DEVICE``       ``cpu``, ``cuda`` (``cuda:N``) or ``mps`` (default: the best one available)
 ==========================  =====================================================================
 """
 
@@ -60,21 +60,66 @@ def pick(full, quick):
     return quick if quick_mode() else full
 
 
+class DeviceError(ValueError):
+    """A device that was asked for (``--device``, ``FSL_COURSE_DEVICE``) but is not there or not known."""
+
+
 def get_device(preferred: str | None = None) -> torch.device:
     """The device to compute on: ``preferred`` or ``FSL_COURSE_DEVICE`` if set, else CUDA, then MPS, then CPU."""
     name = preferred or os.environ.get("FSL_COURSE_DEVICE")
     if name:
-        name = name.lower()
-        if name.startswith("cuda") and not torch.cuda.is_available():
-            raise RuntimeError(f"device {name!r} was asked for but CUDA is not available; use 'cpu'")
-        if name == "mps" and not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
-            raise RuntimeError("device 'mps' was asked for but Apple MPS is not available; use 'cpu'")
-        return torch.device(name)
+        name = name.strip().lower()
+        try:
+            device = torch.device(name)
+        except RuntimeError:
+            raise DeviceError(f"unknown device {name!r}: use cpu, cuda (or cuda:N for the N-th GPU) or mps") from None
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise DeviceError(f"device {name!r} was asked for but CUDA is not available; use 'cpu'")
+        if device.type == "mps" and not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
+            raise DeviceError("device 'mps' was asked for but Apple MPS is not available; use 'cpu'")
+        if device.type not in ("cpu", "cuda", "mps"):
+            raise DeviceError(f"device {name!r} is not one the course runs on: use cpu, cuda or mps")
+        return device
     if torch.cuda.is_available():
         return torch.device("cuda")
     if hasattr(torch.backends, "mps") and torch.backends.mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
+
+
+def amp_dtype(device) -> torch.dtype:
+    """The half-precision type of mixed precision (``--amp``) on ``device``: bfloat16 on CPUs and on GPUs that
+    have it (Ampere and later), which needs no loss scaling; float16 on older GPUs (Colab's T4, for one), whose
+    gradients are then scaled (:func:`grad_scaler`)."""
+    device = torch.device(device)
+    if device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        return torch.float16
+    if device.type == "mps":
+        return torch.float16
+    return torch.bfloat16
+
+
+def autocast(device, enabled: bool = True):
+    """The context in which a forward pass runs in mixed precision on ``device`` (``torch.autocast`` with
+    :func:`amp_dtype`): matrix products and convolutions in half precision, reductions and the loss in float32.
+    ``enabled=False`` gives a context that changes nothing, so one code path serves both."""
+    device = torch.device(device)
+    return torch.autocast(device_type=device.type, dtype=amp_dtype(device), enabled=enabled)
+
+
+def grad_scaler(device, enabled: bool = True) -> torch.amp.GradScaler:
+    """The gradient scaler of a mixed-precision run: active only for float16 (whose small gradients would
+    underflow), a pass-through otherwise (``scale(loss)`` is ``loss``, ``step(opt)`` is ``opt.step()``)."""
+    device = torch.device(device)
+    return torch.amp.GradScaler(device.type, enabled=enabled and amp_dtype(device) == torch.float16)
+
+
+def precision(device, amp: bool) -> str:
+    """How a run computed, for its record: ``"float32"``, or the mixed precision that ``--amp`` gave."""
+    if not amp:
+        return "float32"
+    dtype = str(amp_dtype(device)).removeprefix("torch.")
+    return f"mixed {dtype} (torch.autocast{', gradient scaling' if dtype == 'float16' else ''})"
 
 
 def seed_everything(seed: int) -> None:

@@ -45,8 +45,16 @@ class Episode:
         return len(self.query_labels) // self.way
 
     def to(self, device) -> "Episode":
-        return Episode(self.support.to(device), self.support_labels.to(device), self.query.to(device),
-                       self.query_labels.to(device), self.classes, self.items)
+        """The episode's tensors on ``device``. From the CPU to a GPU they go through pinned memory, copied
+        asynchronously (the episode's gather already ran on the GPU when its data set lives there)."""
+        device = torch.device(device)
+        pin = device.type == "cuda" and self.support.device.type == "cpu"
+
+        def move(t: torch.Tensor) -> torch.Tensor:
+            return t.pin_memory().to(device, non_blocking=True) if pin else t.to(device)
+
+        return Episode(move(self.support), move(self.support_labels), move(self.query), move(self.query_labels),
+                       self.classes, self.items)
 
 
 def _check_positive(**values: int) -> None:

@@ -80,6 +80,37 @@ def test_previous_cells_are_kept_only_for_the_same_checkpoint(folder):
     assert "| MAML | - | - | n/a | n/a |" in showdown.markdown(changed)
 
 
+def test_the_mini_imagenet_table_reads_its_own_records_and_keeps_a_row_for_every_method(folder, monkeypatch):
+    photos = tiny_dataset(22, 20, size=28)
+    monkeypatch.setattr("fsl_course.data.mini_imagenet.load_mini_imagenet", lambda *a, **k: photos)
+    (folder / "protonet_photo.json").write_text(json.dumps({"train_seconds": 3600.0, "train": {"command": "p"}}))
+    save_checkpoint(folder / "protonet_photo.pt", ProtoNet(backbone_config={"hidden": 8}), Preprocess(28))
+    cell = {"accuracy": 48.125, "ci95": 0.625, "episodes": 3, "ms_per_episode": 9.0,
+            "episodes_described": "3 mini_test episodes, 5-way 1-shot 15-query, seed 0"}
+    (folder / "protonet_photo.test.json").write_text(json.dumps(
+        {"protocol": "mini", "command": "fsl-course evaluate p --protocol mini", "results": {"5-way 1-shot": cell}}))
+    mini_entries = (showdown.Entry("ProtoNet on photos", "protonet_photo", "10", paper="protonet"),
+                    showdown.Entry("Relation on photos", "relation_photo", "06", paper="relation"))
+    record = showdown.build(folder, entries=ENTRIES, timing_episodes=1, progress=False, mini_entries=mini_entries)
+    mini = record["mini"]
+    assert mini["split"] == "mini_test" and mini["settings"] == ["5-way 1-shot", "5-way 5-shot"]
+    proto, relation = mini["rows"]
+    assert proto["results"]["5-way 1-shot"]["source"] == "checkpoints/protonet_photo.test.json"
+    assert proto["results"]["5-way 5-shot"]["source"] == "fsl-course showdown"  # not recorded: evaluated here
+    assert set(proto["ms_per_episode"]) == {"5-way 1-shot", "5-way 5-shot"}
+    assert relation["checkpoint"] is None and relation["results"] == {}  # no model shipped: a row of "-"
+    # the Omniglot table does not read a mini-ImageNet record, though the file is the checkpoint's test.json
+    assert showdown.recorded_cell(mini_entries[0], "5-way 1-shot", folder, "vinyals") is None
+    table = showdown.markdown(record)
+    omniglot, photos_part = table.split("**On photos: mini-ImageNet**")
+    assert "ProtoNet on photos" not in omniglot
+    assert "| ProtoNet on photos | 48.12\u00a0±\u00a00.62 |" in photos_part and "| 1.0 h |" in photos_part
+    assert "| Relation on photos | - | - | - | - | - |" in photos_part
+    assert "| *Relation Net (Sung et al. 2018)* | *50.44* | *65.32* | | | |" in photos_part
+    assert "*68.20*" in photos_part and "*78.02*" not in photos_part  # the papers' Conv-4 rows, not ResNet-12
+    assert "(Relation on photos)" in photos_part  # the note names the methods without a model
+
+
 def test_write_and_load(folder, tmp_path):
     record = showdown.build(folder, entries=ENTRIES[:1], timing_episodes=0, progress=False)
     showdown.write(record, tmp_path / "s.json", tmp_path / "s.md")
@@ -123,6 +154,19 @@ def test_shipped_showdown_is_complete_and_matches_the_chapters():
 
                 heads = recorded_heads(entry.checkpoint)
                 assert cell["accuracy"] == pytest.approx(heads[entry.options["head"]][setting].mean, abs=1e-9)
+    mini = {row["label"]: row for row in record["mini"]["rows"]}
+    assert set(mini) == {entry.label for entry in showdown.MINI_ENTRIES}
+    for entry in showdown.MINI_ENTRIES:
+        path = checkpoints_dir() / f"{entry.checkpoint}.pt"
+        row = mini[entry.label]
+        if not path.is_file():
+            assert row["checkpoint"] is None and row["results"] == {}
+            continue
+        assert row["sha256"] == showdown.sha256(path), f"{entry.label}: re-run `fsl-course showdown`"
+        for setting in showdown.MINI_SETTING_NAMES:
+            cell = row["results"][setting]
+            assert cell["episodes"] == 1000 and "mini_test episodes" in cell["episodes_described"]
+            assert cell["accuracy"] == pytest.approx(recorded_results(entry.checkpoint)[setting].mean, abs=1e-9)
     assert (REPO_ROOT / "results" / "showdown.md").read_text() == showdown.markdown(record)
     assert showdown.markdown(record) in (REPO_ROOT / "README.md").read_text()
 
@@ -135,7 +179,7 @@ def test_timing_keeps_the_fastest_of_rounds_taken_in_alternating_order(monkeypat
     calls = []
     slow_first = iter([50.0] + [1.0] * 1000)  # the very first timed call is slow (a cold start)
 
-    def fake_evaluate(method, episodes, progress=False):
+    def fake_evaluate(method, episodes, device=None, progress=False):
         calls.append((method, episodes.way, episodes.shot, len(episodes)))
         ms = next(slow_first) if len(episodes) == 4 else 0.0
         return EvalResult(torch.ones(len(episodes)), ms * len(episodes) / 1000)

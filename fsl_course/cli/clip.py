@@ -11,7 +11,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from fsl_course.cli.parsing import add_command, positive
+from fsl_course.cli.parsing import add_command, add_device_option, positive
 
 
 def _cmd_mini_clip(args) -> int:
@@ -71,8 +71,7 @@ def add_commands(subparsers) -> None:
     m.add_argument("--lr", type=float, default=None, help="AdamW's learning rate (default: the config's)")
     m.add_argument("--seed", type=int, default=0, help="random seed (data and initial weights)")
     m.add_argument("--eval-images", type=positive, default=None, help="test images per split (default: 2000)")
-    m.add_argument("--device", default=None, help="cpu, cuda or mps (default: FSL_COURSE_DEVICE, else the best "
-                   "one available)")
+    add_device_option(m)
     m.add_argument("--threads", type=int, default=None,
                    help="CPU threads for torch while training (default: 1; 0: torch's default)")
     m.add_argument("--no-progress", action="store_true", help="no progress bar")

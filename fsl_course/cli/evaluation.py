@@ -6,8 +6,8 @@ from pathlib import Path
 
 import torch
 
-from fsl_course.cli.parsing import add_command, positive
-from fsl_course.config import REPO_ROOT
+from fsl_course.cli.parsing import add_command, add_device_option, positive
+from fsl_course.config import REPO_ROOT, get_device
 from fsl_course.evaluation.evaluate import PROTOCOLS, evaluate_checkpoint
 
 
@@ -17,7 +17,8 @@ def _cmd_heads(args) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     evaluate_heads(args.checkpoint, args.heads, args.shots, args.way, args.episodes, args.finetune_episodes,
-                   args.query, args.protocol, json_path=args.json, command=args.command_line)
+                   args.query, args.protocol, json_path=args.json, command=args.command_line,
+                   device=get_device(args.device), split=args.split)
     return 0
 
 
@@ -27,7 +28,8 @@ def _cmd_showdown(args) -> int:
     torch.set_num_threads(args.threads)
     previous = showdown.load(args.json) if Path(args.json).is_file() else None
     record = showdown.build(previous=previous, timing_episodes=args.timing_episodes,
-                            evaluate_missing=not args.no_evaluate, command=args.command_line)
+                            evaluate_missing=not args.no_evaluate, command=args.command_line,
+                            device=get_device(args.device))
     showdown.write(record, Path(args.json), Path(args.md))
     print(showdown.markdown(record))
     print(f"written: {args.json}, {args.md}")
@@ -38,14 +40,15 @@ def _cmd_evaluate(args) -> int:
     from fsl_course.io import atomic_write_json
 
     settings = None if args.way is None else [(args.way, args.shot)]
+    device = get_device(args.device)
     results = evaluate_checkpoint(args.checkpoint, args.protocol, settings, args.episodes, args.query, args.seed,
-                                  split=args.split)
+                                  split=args.split, device=device)
     where = args.split or args.protocol
     for name, r in results.items():
         print(f"{where} {name}: {r}  ({r.description}; {r.ms_per_episode:.1f} ms per episode)")
     if args.json:
         atomic_write_json({"checkpoint": str(args.checkpoint), "protocol": args.protocol, "split": args.split,
-                           "command": args.command_line,
+                           "command": args.command_line, "device": str(device),
                            "results": {k: r.to_dict() for k, r in results.items()}}, Path(args.json))
     return 0
 
@@ -53,7 +56,9 @@ def _cmd_evaluate(args) -> int:
 def _cmd_runs(args) -> int:
     from fsl_course.data.runs import score_runs
 
-    result = score_runs(args.checkpoint)
+    from fsl_course.classifier import load_classifier
+
+    result = score_runs(load_classifier(args.checkpoint, device=get_device(args.device)))
     for i, err in enumerate(result["per_run_error"], 1):
         print(f"run {i:02d}: {err:5.1f} % error")
     print(f"official 20 runs (within-alphabet 20-way 1-shot): {result['error']:.2f} % error")
@@ -93,6 +98,9 @@ def add_commands(sub) -> None:
     hd.add_argument("--finetune-episodes", type=positive, default=None,
                     help="fewer episodes for the (slow) finetune head: the first N of the same episodes")
     hd.add_argument("--protocol", default="vinyals", choices=list(PROTOCOLS), help=PROTOCOL_HELP)
+    hd.add_argument("--split", help="score on this split instead of the protocol's test split (mini_val, say, to "
+                    "choose a head on validation)")
+    add_device_option(hd)
     hd.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: torch's default)")
     hd.add_argument("--json", help="also write the results to this JSON file")
     hd.set_defaults(func=_cmd_heads)
@@ -105,6 +113,7 @@ def add_commands(sub) -> None:
                     help="only collect recorded results; leave cells that nobody evaluated empty")
     sd.add_argument("--threads", type=positive, default=1, help="CPU threads for torch (timings are per thread "
                     "count)")
+    add_device_option(sd)
     sd.add_argument("--json", default=str(REPO_ROOT / "results" / "showdown.json"), help="the results file")
     sd.add_argument("--md", default=str(REPO_ROOT / "results" / "showdown.md"), help="the table, as Markdown")
     sd.set_defaults(func=_cmd_showdown)
@@ -120,11 +129,13 @@ def add_commands(sub) -> None:
     e.add_argument("--query", type=positive, default=15, help="query images per class")
     e.add_argument("--episodes", type=positive, default=1000, help="test episodes (fixed, seeded)")
     e.add_argument("--seed", type=int, default=None, help="another set of episodes (default: the test seed)")
+    add_device_option(e)
     e.add_argument("--json", help="also write the results to this JSON file")
     e.set_defaults(func=_cmd_evaluate)
 
     r = add_command(sub, "runs", "error rate on the official 20 one-shot runs (Lake 2015)")
     r.add_argument("checkpoint", help="any method's Omniglot checkpoint")
+    add_device_option(r)
     r.add_argument("--json", help="also write the results to this JSON file")
     r.set_defaults(func=_cmd_runs)
 

@@ -45,3 +45,16 @@ def positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return value
+
+
+def add_device_option(parser: argparse.ArgumentParser) -> None:
+    """``--device``: where a command computes (read by :func:`fsl_course.config.get_device`)."""
+    parser.add_argument("--device", default=None, help="cpu, cuda (cuda:N) or mps (default: FSL_COURSE_DEVICE, "
+                        "else the best one available: CUDA, then MPS, then the CPU)")
+
+
+def add_amp_option(parser: argparse.ArgumentParser) -> None:
+    """``--amp``: mixed-precision training (:func:`fsl_course.config.autocast`)."""
+    parser.add_argument("--amp", action="store_true", help="mixed precision (torch.autocast): bfloat16 on CPUs and "
+                        "recent GPUs, float16 with gradient scaling on older ones; faster on a GPU, recorded in "
+                        "the run's record")

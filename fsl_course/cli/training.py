@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from fsl_course.cli.parsing import add_command, parse_settings, positive
+from fsl_course.cli.parsing import add_amp_option, add_command, add_device_option, parse_settings, positive
 
 
 def _training_data(args):
@@ -45,15 +45,16 @@ def _cmd_train(args) -> int:
 
     options = parse_settings(args.set)
     build_method(args.method, **options)  # an unknown option is named before any data is loaded
+    device = get_device(args.device)  # and so is a device that is not there
     train_data, val_data = _training_data(args)
     method = build_method(args.method, **method_options(args.method, options, train_data))
     config = TrainConfig(way=args.way, shot=args.shot, query=args.query, episodes=args.episodes, lr=args.lr,
                          lr_step=args.lr_step, lr_gamma=args.lr_gamma, val_way=args.val_way,
                          val_shot=args.val_shot, val_episodes=args.val_episodes, val_every=args.val_every,
-                         seed=args.seed, meta_batch=args.meta_batch, init=args.init or "",
+                         seed=args.seed, meta_batch=args.meta_batch, init=args.init or "", amp=args.amp,
                          command=args.command_line)
     record = train(method, train_data, val_data, config, args.out, train_data.preprocess(),
-                   device=get_device(args.device), resume=not args.no_resume)
+                   device=device, resume=not args.no_resume)
     best = record["best"]
     if is_main():  # under torchrun, rank 0 speaks for the run
         print(f"Done: {args.out} (best validation accuracy {best['val_accuracy']} at episode {best['step']}).")
@@ -69,15 +70,17 @@ def _cmd_pretrain(args) -> int:
     if launched():
         raise ValueError("pretrain runs in one process: under torchrun, only 'fsl-course train' shares its work "
                          "across processes; start pretrain without torchrun")
+    device = get_device(args.device)
     train_data, val_data = _training_data(args)
     if val_data is None:
         raise ValueError("pretraining selects its epoch on validation episodes; give a --val-split")
     config = PretrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                             weight_decay=args.weight_decay, shift=args.shift, photo_augment=args.photo_augment,
-                            val_episodes=args.val_episodes, seed=args.seed, command=args.command_line)
+                            val_episodes=args.val_episodes, seed=args.seed, amp=args.amp,
+                            command=args.command_line)
     options = method_options("baseline", {"head": args.head}, train_data)
     record = pretrain(Baseline(**options), train_data, val_data, config, args.out, train_data.preprocess(),
-                      device=get_device(args.device), resume=not args.no_resume)
+                      device=device, resume=not args.no_resume)
     best = record["best"]
     print(f"Done: {args.out} (best validation accuracy {best['val_accuracy']:.2f} % at epoch {best['epoch']}).")
     return 0
@@ -126,8 +129,8 @@ def add_commands(sub) -> None:
                    help="continue the model of this checkpoint (a new stage: its own schedule and seed, a fresh "
                         "optimiser; the record counts both stages), or start from the backbone of another "
                         "method's, e.g. a pretrained baseline from fsl-course pretrain")
-    t.add_argument("--device", default=None, help="cpu, cuda or mps (default: FSL_COURSE_DEVICE, else the best "
-                   "one available)")
+    add_device_option(t)
+    add_amp_option(t)
     t.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: torch's default)")
     t.add_argument("--no-resume", action="store_true", help="start afresh even if a .state.pt exists")
     t.set_defaults(func=_cmd_train)
@@ -150,8 +153,8 @@ def add_commands(sub) -> None:
                     help="photos: random padded crop, colour jitter and horizontal flip")
     pt.add_argument("--val-episodes", type=positive, default=500, help="validation episodes (fixed, seeded)")
     pt.add_argument("--seed", type=int, default=0, help="random seed (batches and initial weights)")
-    pt.add_argument("--device", default=None, help="cpu, cuda or mps (default: FSL_COURSE_DEVICE, else the best "
-                    "one available)")
+    add_device_option(pt)
+    add_amp_option(pt)
     pt.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: torch's default)")
     pt.add_argument("--no-resume", action="store_true", help="start afresh even if a .state.pt exists")
     pt.set_defaults(func=_cmd_pretrain)

@@ -7,7 +7,7 @@ the pretraining loop index this tensor directly: no image is decoded during trai
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 
@@ -81,6 +81,32 @@ class FewShotDataset:
             keep = (torch.arange(self.n_per_class)[None, :] < self.counts[:, None]).flatten()
             out, labels = out[keep], labels[keep]
         return out, labels
+
+    def to(self, device) -> "FewShotDataset":
+        """This set with its images on ``device`` (a copy there; ``self`` where they already are). The class
+        counts stay on the CPU, where episodes' indices are drawn; the gather then runs on the device."""
+        device = torch.device(device)
+        if self.images.device == device:
+            return self
+        return replace(self, images=self.images.to(device))
+
+    def for_device(self, device) -> "FewShotDataset":
+        """This set placed for training or evaluating on ``device``, once, before the first episode: on a GPU the
+        whole uint8 tensor moves there (mini-ImageNet's training split is 0.8 GB), so episodes are gathered and
+        turned into floats on the GPU and nothing crosses the bus per step; where it does not fit, it stays in
+        pinned (page-locked) memory, from which each episode is copied asynchronously. On the CPU: ``self``."""
+        device = torch.device(device)
+        if device.type == "cpu":
+            return self
+        try:
+            return self.to(device)
+        except torch.OutOfMemoryError:
+            if device.type != "cuda":
+                raise
+            torch.cuda.empty_cache()
+            print(f"{self.name}: {self.images.nbytes / 2**30:.1f} GB of images do not fit on {device}; they stay in "
+                  "pinned CPU memory and each episode is copied over")
+            return replace(self, images=self.images.pin_memory())
 
     def preprocess(self) -> Preprocess:
         """How a raw picture becomes an image like this set's: the preprocessing a model trained on it ships."""

@@ -125,7 +125,8 @@ def evaluate_checkpoint(path, protocol: str = "vinyals", settings=None, n_episod
     if protocol not in PROTOCOLS:
         raise ValueError(f"unknown protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")
     method, pre, _ = load_method(path)
-    method.to(device or "cpu")
+    device = torch.device(device or "cpu")
+    method.to(device)
     name = split or PROTOCOLS[protocol]["test"]
     test = load_split(name, None if name.startswith("mini_") else pre.image_size, quiet=not progress)
     if test.channels != pre.channels:
@@ -146,6 +147,7 @@ def evaluate_checkpoint(path, protocol: str = "vinyals", settings=None, n_episod
         if way > test.n_classes and default:
             print(f"skipping {setting_name(way, shot)}: {test.name!r} has only {test.n_classes} classes")
             continue
-        episodes = EpisodeSet(test, way, shot, query, n_episodes, TEST_SEED if seed is None else seed)
+        episodes = EpisodeSet(test.for_device(device), way, shot, query, n_episodes,
+                              TEST_SEED if seed is None else seed)
         out[setting_name(way, shot)] = evaluate(method, episodes, device, progress=progress)
     return out

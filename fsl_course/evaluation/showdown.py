@@ -17,6 +17,10 @@ the README and notebook 09 show):
 * the papers' numbers beside them (``fsl_course.evaluation.references.PAPERS``).
 
 A MAML model has a head of ``way`` outputs, so it is scored only at its own number of ways.
+
+A second table, ``record["mini"]``, does the same on photos: the shipped mini-ImageNet models on 1000 fixed
+``mini_test`` episodes (5-way, 1 and 5 shots), timed on those episodes, beside the papers' Conv-4 numbers; a
+method the course ships no mini-ImageNet model of keeps its row, with "-" in its cells.
 """
 
 from __future__ import annotations
@@ -30,13 +34,14 @@ from pathlib import Path
 import torch
 
 from fsl_course.config import REPO_ROOT, checkpoints_dir
-from fsl_course.evaluation.evaluate import (PROTOCOLS, SETTINGS, TEST_SEED, EvalResult, evaluate, parse_setting,
-                                            setting_name)
-from fsl_course.evaluation.references import LAKE_RUNS, PAPERS
+from fsl_course.evaluation.evaluate import (PHOTO_SETTINGS, PROTOCOLS, SETTINGS, TEST_SEED, EvalResult, evaluate,
+                                            parse_setting, setting_name)
+from fsl_course.evaluation.references import LAKE_RUNS, MINI_PAPERS, PAPERS
 from fsl_course.io import atomic_write_json, atomic_write_text, read_json
 from fsl_course.text import plural
 
 SETTING_NAMES = tuple(setting_name(w, s) for w, s in SETTINGS)
+MINI_SETTING_NAMES = tuple(setting_name(w, s) for w, s in PHOTO_SETTINGS)
 RESULTS_JSON = REPO_ROOT / "results" / "showdown.json"
 RESULTS_MD = REPO_ROOT / "results" / "showdown.md"
 N_EPISODES, N_QUERY = 1000, 15
@@ -77,19 +82,32 @@ ENTRIES = (
 )
 
 
+#: The mini-ImageNet table: every method of the course, a row each (with "-" where no model is shipped).
+MINI_ENTRIES = (
+    Entry("Baseline: nearest centroid", "baseline_mini", "10", {"head": "centroid"}, paper="baseline"),
+    Entry("MAML", "maml_mini", "03", paper="maml"),
+    Entry("Matching Networks", "matching_mini", "04", paper="matching"),
+    Entry("Prototypical Networks (Meta-Baseline: from the baseline's backbone)", "protonet_mini", "10",
+          paper="protonet"),
+    Entry("Relation Networks", "relation_mini", "06", paper="relation"),
+)
+MINI_SPLIT = PROTOCOLS["mini"]["test"]
+
+
 def sha256(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def _fixed_episodes_described(result: dict, setting: str) -> bool:
-    """Is a recorded result the showdown's episodes: 1000 vinyals_test episodes, 15 queries, the test seed?"""
+def _fixed_episodes_described(result: dict, setting: str, split: str = "vinyals_test") -> bool:
+    """Is a recorded result the showdown's episodes: 1000 episodes of ``split``, 15 queries, the test seed?"""
     way, shot = parse_setting(setting)
     return (result.get("episodes") == N_EPISODES and result.get("episodes_described") ==
-            f"{N_EPISODES} vinyals_test episodes, {way}-way {shot}-shot {N_QUERY}-query, seed {TEST_SEED}")
+            f"{N_EPISODES} {split} episodes, {way}-way {shot}-shot {N_QUERY}-query, seed {TEST_SEED}")
 
 
-def recorded_cell(entry: Entry, setting: str, folder: Path) -> dict | None:
-    """The result of ``entry`` at ``setting`` that a project command recorded beside its checkpoint, if any."""
+def recorded_cell(entry: Entry, setting: str, folder: Path, protocol: str = "vinyals") -> dict | None:
+    """The result of ``entry`` at ``setting`` on ``protocol``'s test episodes that a project command recorded
+    beside its checkpoint, if any."""
     head = entry.options.get("head")
     own = read_json(folder / f"{entry.checkpoint}.json") or {}
     default_head = own.get("config", {}).get("head")
@@ -100,11 +118,11 @@ def recorded_cell(entry: Entry, setting: str, folder: Path) -> dict | None:
         sources.append(folder / f"{entry.checkpoint}.heads.json")
     for path in sources:
         record = read_json(path)
-        if not record or record.get("protocol", "vinyals") != "vinyals":
+        if not record or record.get("protocol", "vinyals") != protocol or record.get("split"):
             continue
         results = record["results"].get(head, {}) if path.name.endswith(".heads.json") else record["results"]
         result = results.get(setting)
-        if result and _fixed_episodes_described(result, setting):
+        if result and _fixed_episodes_described(result, setting, PROTOCOLS[protocol]["test"]):
             return {**result, "command": result.get("command", record["command"]),
                     "source": f"checkpoints/{path.name}"}
     return None
@@ -122,24 +140,60 @@ def _episodes(split, setting: str, n: int):
 
 
 def build(folder: Path | None = None, previous: dict | None = None, entries=ENTRIES, timing_episodes: int = 50,
-          evaluate_missing: bool = True, progress: bool = True, command: str = "") -> dict:
-    """Collect (and where needed evaluate) every cell, time every method; return the showdown record."""
-    from fsl_course.data.omniglot import load_omniglot
-    from fsl_course.training.checkpoints import load_method, training_commands
+          evaluate_missing: bool = True, progress: bool = True, command: str = "", device=None,
+          mini_entries=MINI_ENTRIES) -> dict:
+    """Collect (and where needed evaluate) every cell, time every method; return the showdown record: the
+    Omniglot table at the top level, the mini-ImageNet one under ``"mini"`` (``mini_entries=()``: none)."""
+    from fsl_course.data import load_split
 
     folder = Path(folder or checkpoints_dir())
+    device = torch.device(device or "cpu")
     previous = previous or {}
-    old_rows = {row["label"]: row for row in previous.get("rows", [])}
-    test = None
+    common = dict(folder=folder, evaluate_missing=evaluate_missing, progress=progress, command=command,
+                  device=device, timing_episodes=timing_episodes)
+    rows = _rows(entries, "vinyals", SETTING_NAMES, previous.get("rows", []), keep_missing=False,
+                 load_test=lambda pre: load_split(PROTOCOLS["vinyals"]["test"], pre.image_size, quiet=True),
+                 **common)
+    record = {"date": time.strftime("%Y-%m-%d"), "command": command, "episodes": N_EPISODES, "query": N_QUERY,
+              "test_seed": TEST_SEED, "timing_episodes": timing_episodes, "threads": torch.get_num_threads(),
+              "device": str(device), "settings": list(SETTING_NAMES), "rows": rows,
+              "papers": {k: {"paper": v[0], **dict(zip(SETTING_NAMES, v[1]))} for k, v in PAPERS.items()},
+              "lake_runs": LAKE_RUNS}
+    if mini_entries:
+        old = previous.get("mini", {}).get("rows", [])
+        mini_rows = _rows(mini_entries, "mini", MINI_SETTING_NAMES, old, keep_missing=True,
+                          load_test=lambda pre: load_split(MINI_SPLIT, quiet=True), **common)
+        papers = {method: [{"paper": name, **dict(zip(MINI_SETTING_NAMES, values))}
+                           for name, backbone, values in rows_ if backbone == "Conv-4"]
+                  for method, rows_ in MINI_PAPERS.items()}
+        record["mini"] = {"split": MINI_SPLIT, "settings": list(MINI_SETTING_NAMES), "rows": mini_rows,
+                          "papers": papers}
+    return record
+
+
+def _rows(entries, protocol: str, settings: tuple[str, ...], old_rows: list, keep_missing: bool, load_test,
+          folder: Path, evaluate_missing: bool, progress: bool, command: str, device, timing_episodes: int) -> list:
+    """One table's rows: each entry's recorded (or, if missing, evaluated) cells, its costs, and the timings of
+    every shipped model in this run. ``keep_missing``: an entry without a checkpoint keeps a row of "-"."""
+    from fsl_course.training.checkpoints import load_method, training_commands
+
+    old_rows = {row["label"]: row for row in old_rows}
+    test, first_pre = None, None
     rows, models = [], {}
     for entry in entries:
         path = folder / f"{entry.checkpoint}.pt"
         if not path.is_file():
-            continue  # no shipped checkpoint, no row
+            if keep_missing:  # no shipped model of this method: a row of "-", beside the papers' numbers
+                rows.append({"label": entry.label, "method": entry.paper, "checkpoint": None, "sha256": None,
+                             "options": entry.options, "chapter": entry.chapter, "parameters": None,
+                             "train_seconds": None, "train_command": None, "results": {}, "not_applicable": {},
+                             "runs": None})
+            continue  # else: no shipped checkpoint, no row
         method, pre, _ = load_method(path)
+        first_pre = first_pre or pre
         if entry.options:
             method.configure(**entry.options)
-        models[entry.label] = method
+        models[entry.label] = method.to(device)
         digest = sha256(path)
         train = read_json(folder / f"{entry.checkpoint}.json") or {}
         old = old_rows.get(entry.label, {})
@@ -149,20 +203,20 @@ def build(folder: Path | None = None, previous: dict | None = None, entries=ENTR
                "train_seconds": train.get("train_seconds"),
                "train_command": " ; then ".join(training_commands(train)) if train else None,
                "results": {}, "not_applicable": {}}
-        for setting in SETTING_NAMES:
+        for setting in settings:
             why = entry.skip.get(setting) or method.unsupported(*parse_setting(setting))
             if why:
                 row["not_applicable"][setting] = why
                 continue
-            cell = recorded_cell(entry, setting, folder)
+            cell = recorded_cell(entry, setting, folder, protocol)
             if cell is None and old.get("sha256") == digest:
                 cell = old.get("results", {}).get(setting)
             if cell is None and evaluate_missing:
                 if test is None:
-                    test = load_omniglot(PROTOCOLS["vinyals"]["test"], pre.image_size, quiet=True)
+                    test = load_test(pre).for_device(device)
                 if progress:
                     print(f"evaluating {entry.label}, {setting}, on {N_EPISODES} episodes")
-                r = evaluate(method, _episodes(test, setting, N_EPISODES), progress=progress)
+                r = evaluate(method, _episodes(test, setting, N_EPISODES), device, progress=progress)
                 cell = {**r.to_dict(), "command": command or "fsl-course showdown", "source": "fsl-course showdown"}
             if cell is not None:
                 row["results"][setting] = cell
@@ -170,31 +224,29 @@ def build(folder: Path | None = None, previous: dict | None = None, entries=ENTR
         row["runs"] = ({"error": runs["error"], "checkpoint": f"checkpoints/{entry.runs_checkpoint}.pt",
                         "command": runs["command"]} if runs else None)
         rows.append(row)
-    if timing_episodes:
+    if timing_episodes and models:
         if test is None:
-            test = load_omniglot(PROTOCOLS["vinyals"]["test"], 28, quiet=True)
-        time_methods(rows, models, test, timing_episodes)
-    return {"date": time.strftime("%Y-%m-%d"), "command": command, "episodes": N_EPISODES, "query": N_QUERY,
-            "test_seed": TEST_SEED, "timing_episodes": timing_episodes, "threads": torch.get_num_threads(),
-            "settings": list(SETTING_NAMES), "rows": rows,
-            "papers": {k: {"paper": v[0], **dict(zip(SETTING_NAMES, v[1]))} for k, v in PAPERS.items()},
-            "lake_runs": LAKE_RUNS}
+            test = load_test(first_pre).for_device(device)
+        time_methods(rows, models, test, timing_episodes, settings=settings, device=device)
+    return rows
 
 
-def time_methods(rows: list[dict], models: dict, test, n_episodes: int, rounds: int = TIMING_ROUNDS) -> None:
+def time_methods(rows: list[dict], models: dict, test, n_episodes: int, rounds: int = TIMING_ROUNDS,
+                 settings: tuple[str, ...] = SETTING_NAMES, device=None) -> None:
     """Set each row's ``ms_per_episode`` per setting: the fastest of ``rounds`` timings of ``n_episodes`` episodes,
     taken in alternating order (settings and methods forwards, then backwards, ...), each after a few untimed
     warm-up episodes, so that neither a slow start (allocations, caches, the CPU's clock) nor a burst of other
     work on a shared machine lands on one setting or one method alone."""
-    pairs = [(setting, row) for setting in SETTING_NAMES for row in rows if setting not in row["not_applicable"]]
-    warm = {s: _episodes(test, s, WARM_UP_EPISODES) for s in SETTING_NAMES}
-    timed = {s: _episodes(test, s, n_episodes) for s in SETTING_NAMES}
+    pairs = [(setting, row) for setting in settings for row in rows
+             if row["label"] in models and setting not in row["not_applicable"]]
+    warm = {s: _episodes(test, s, WARM_UP_EPISODES) for s in settings}
+    timed = {s: _episodes(test, s, n_episodes) for s in settings}
     best: dict[tuple[str, str], float] = {}
     for r in range(rounds):
         for setting, row in (pairs if r % 2 == 0 else pairs[::-1]):
             method = models[row["label"]]
-            evaluate(method, warm[setting], progress=False)  # first calls (allocations, L-BFGS setup) not timed
-            result: EvalResult = evaluate(method, timed[setting], progress=False)
+            evaluate(method, warm[setting], device, progress=False)  # first calls (allocations, L-BFGS setup) untimed
+            result: EvalResult = evaluate(method, timed[setting], device, progress=False)
             key = (row["label"], setting)
             best[key] = min(best.get(key, float("inf")), result.ms_per_episode)
     for setting, row in pairs:
@@ -205,28 +257,43 @@ def _hours(seconds) -> str:
     return "-" if seconds is None else f"{seconds / 3600:.1f} h"
 
 
+def _cell(row: dict, setting: str) -> str:
+    r = row["results"].get(setting)
+    if r:
+        return f"{r['accuracy']:.2f}\u00a0±\u00a0{r['ci95']:.2f}"
+    return "n/a" if setting in row["not_applicable"] else "-"
+
+
+def _timing(row: dict, settings: list) -> str:
+    if not row["checkpoint"]:
+        return "-"
+    ms = row.get("ms_per_episode", {})
+    return " / ".join(f"{ms[s]:.0f}" if s in ms else "n/a" for s in (settings[0], settings[-1]))
+
+
+def _cost(row: dict) -> str:
+    parameters = f"{row['parameters']:,}" if row["parameters"] is not None else "-"
+    return f"{parameters} | {_hours(row['train_seconds'])}"
+
+
 def markdown(record: dict) -> str:
-    """The table: accuracy with interval per setting (and the paper's), the official runs, the costs."""
+    """The table: accuracy with interval per setting (and the paper's), the official runs, the costs; then the
+    mini-ImageNet table, where the record has one."""
     settings = record["settings"]
     head = ("| method | " + " | ".join(settings) + " | official runs, error | parameters | training | "
             "ms per episode (5-way 1-shot / 20-way 5-shot) |")
     lines, shown = [head, "|---" * (len(settings) + 5) + "|"], set()
     for row in record["rows"]:
-        cells = []
-        for s in settings:
-            r = row["results"].get(s)
-            cells.append(f"{r['accuracy']:.2f}\u00a0±\u00a0{r['ci95']:.2f}" if r else "n/a" if s in row["not_applicable"]
-                         else "-")
         runs = f"{row['runs']['error']:.2f} %" if row["runs"] else "-"
-        ms = row.get("ms_per_episode", {})
-        timing = " / ".join(f"{ms[s]:.0f}" if s in ms else "n/a" for s in (settings[0], settings[-1]))
-        lines.append(f"| {row['label']} | " + " | ".join(cells) + f" | {runs} | {row['parameters']:,} | "
-                     f"{_hours(row['train_seconds'])} | {timing} |")
+        lines.append(f"| {row['label']} | " + " | ".join(_cell(row, s) for s in settings) + f" | {runs} | "
+                     f"{_cost(row)} | {_timing(row, settings)} |")
         paper = record["papers"].get(row["method"])
         if paper and row["method"] not in shown:  # once per method, under its first row
             shown.add(row["method"])
             lines.append(f"| *{paper['paper']}* | " + " | ".join(f"*{paper[s]:.1f}*" for s in settings) +
                          " | | | | |")
+    device = record.get("device", "cpu")
+    where = plural(record["threads"], "CPU thread") if device == "cpu" else f"on {device}"
     notes = [f"Accuracy in % with the 95% interval over {record['episodes']} fixed `vinyals_test` episodes per "
              f"setting ({record['query']} queries per class, test seed {record['test_seed']}): the same episodes "
              "for every method. Papers' numbers in italics. n/a: "
@@ -236,9 +303,37 @@ def markdown(record: dict) -> str:
              + ", ".join(f"{k} {v} %" for k, v in record["lake_runs"].items()) + ".",
              "Training: wall-clock time of the shipped model's own training (every stage of it), on a shared 2-core "
              "CPU. Milliseconds per episode: every method timed in one run on the same first "
-             f"{record['timing_episodes']} episodes, {plural(record['threads'], 'CPU thread')}. Made by `{record['command'] or 'fsl-course showdown'}` on "
-             f"{record['date']}."]
-    return "\n".join(lines) + "\n\n" + "\n\n".join(notes) + "\n"
+             f"{record['timing_episodes']} episodes, {where}. Made by `{record['command'] or 'fsl-course showdown'}` "
+             f"on {record['date']}."]
+    out = "\n".join(lines) + "\n\n" + "\n\n".join(notes) + "\n"
+    if record.get("mini"):
+        out += "\n" + _mini_markdown(record["mini"], record)
+    return out
+
+
+def _mini_markdown(mini: dict, record: dict) -> str:
+    settings = mini["settings"]
+    lines = ["| method | " + " | ".join(settings) + " | parameters | training | ms per episode ("
+             + " / ".join(settings) + ") |", "|---" * (len(settings) + 4) + "|"]
+    shown = set()
+    for row in mini["rows"]:
+        lines.append(f"| {row['label']} | " + " | ".join(_cell(row, s) for s in settings) + f" | {_cost(row)} | "
+                     f"{_timing(row, settings)} |")
+        if row["method"] not in shown:  # the papers' Conv-4 numbers, once per method, under its first row
+            shown.add(row["method"])
+            for paper in mini["papers"].get(row["method"], []):
+                lines.append(f"| *{paper['paper']}* | " + " | ".join(f"*{paper[s]:.2f}*" for s in settings)
+                             + " | | | |")
+    missing = [row["label"] for row in mini["rows"] if not row["checkpoint"]]
+    note = (f"mini-ImageNet (photos): accuracy in % with the 95% interval over {record['episodes']} fixed "
+            f"`{mini['split']}` episodes per setting ({record['query']} queries per class, test seed "
+            f"{record['test_seed']}), the same for every model, each selected on `mini_val`; the course's models are "
+            "Conv-4 at 84x84, trained on a CPU, beside the papers' Conv-4 numbers (in italics). Milliseconds per "
+            f"episode: timed in the same run on the first {record['timing_episodes']} of these episodes.")
+    if missing:
+        note += (" -: the course ships no mini-ImageNet model of this method yet (" + ", ".join(missing) + "); "
+                 "`fsl-course train METHOD --train-split mini_train --val-split mini_val` trains one.")
+    return "**On photos: mini-ImageNet**\n\n" + "\n".join(lines) + "\n\n" + note + "\n"
 
 
 def write(record: dict, json_path: Path = RESULTS_JSON, md_path: Path = RESULTS_MD) -> None:

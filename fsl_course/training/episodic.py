@@ -14,7 +14,12 @@ samples its own episodes (seed + rank), takes ``meta_batch / world size`` episod
 the gradients are averaged over the ranks before each Adam step, so one step is the step of a single process
 over the union of the ranks' episodes; rank 0 alone validates, logs, shows the progress bar and writes the
 checkpoint and the training state (which holds every rank's episode stream, so a resumed run continues each).
-The record says how many processes made it (``world_size``) and on which device.
+The record says how many processes made it (``world_size``), on which device and in what precision.
+
+On a GPU the training and validation splits move to it once (:meth:`FewShotDataset.for_device`), so episodes
+are gathered there; ``amp`` runs each episode's forward pass and loss under ``torch.autocast``
+(:func:`fsl_course.config.autocast`), with gradient scaling where the half type is float16. Validation runs in
+float32.
 
 A run can continue another: ``init`` names a checkpoint whose weights it starts from (a new *stage*, with its
 own schedule, seed and a fresh optimiser). Its record then counts the whole training: ``episodes_done``,
@@ -38,6 +43,7 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
+from fsl_course.config import autocast, grad_scaler, precision
 from fsl_course.training import distributed
 from fsl_course.training.checkpoints import save_checkpoint
 from fsl_course.io import atomic_torch_save, atomic_write_json
@@ -65,6 +71,7 @@ class TrainConfig:
     val_every: int = 500
     seed: int = 0
     meta_batch: int = 1  # episodes whose gradients are averaged per optimiser step (MAML: tasks per meta-batch)
+    amp: bool = False  # mixed precision (torch.autocast; config.amp_dtype says which half type on which device)
     init: str = ""  # a checkpoint to start from (a continued run, a new stage); "": random initialisation
     command: str = ""  # the command line that made this run, recorded beside the checkpoint
     extra: dict = field(default_factory=dict)
@@ -115,6 +122,9 @@ def _train(method: FewShotMethod, train_data: FewShotDataset, val_data: FewShotD
     torch.manual_seed(distributed.rank_seed(config.seed))
     method.to(device).train()
     distributed.broadcast_module(method)
+    train_data = train_data.for_device(device)  # moved once (to a GPU), not per episode
+    val_data = val_data.for_device(device) if val_data is not None else None
+    scaler = grad_scaler(device, config.amp)  # a pass-through unless float16
     optimizer = torch.optim.Adam(method.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=config.lr_step, gamma=config.lr_gamma)
     sampler = EpisodeSampler(train_data, config.way, config.shot, config.query,
@@ -130,7 +140,10 @@ def _train(method: FewShotMethod, train_data: FewShotDataset, val_data: FewShotD
         if main:
             print(f"{spath.name} is the state of the stage that this run continues; it will be replaced.")
         resume = False
-    state = load_state(spath, key, model=method, optimizer=optimizer, scheduler=scheduler) if resume else None
+    stateful = {"model": method, "optimizer": optimizer, "scheduler": scheduler}
+    if scaler.is_enabled():
+        stateful["scaler"] = scaler
+    state = load_state(spath, key, **stateful) if resume else None
     earlier = None  # the record of the stage this run continues (config.init)
     if state is not None:  # every rank loads the same state; each continues its own episode stream
         sampler.set_state(state["sampler"] if world == 1 else state["sampler"][distributed.rank()])
@@ -148,6 +161,7 @@ def _train(method: FewShotMethod, train_data: FewShotDataset, val_data: FewShotD
                       "train": {**asdict(config), "val_shot": val_shot}, "train_split": train_data.name,
                       "val_split": val_data.name if val_data is not None else None,
                       "preprocess": preprocess.to_dict(), "world_size": world, "device": str(device),
+                      "precision": precision(device, config.amp),
                       "episodes_done": base + step,
                       "train_seconds": round(seconds + (earlier["train_seconds"] if earlier else 0.0), 1),
                       "best": best, "history": (earlier["history"] if same else []) + history}
@@ -162,8 +176,7 @@ def _train(method: FewShotMethod, train_data: FewShotDataset, val_data: FewShotD
         if improved:
             save_checkpoint(out, method, preprocess, metrics={"best": best}, train=current["train"],
                             history=current["history"])
-        atomic_torch_save({"config": key, "model": method.state_dict(),
-                           "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+        atomic_torch_save({"config": key, **{name: part.state_dict() for name, part in stateful.items()},
                            "sampler": samplers[0] if world == 1 else samplers, "step": step,
                            "history": history, "best": best, "seconds": seconds, "init_record": earlier}, spath)
         atomic_write_json(current, metrics_path(out))
@@ -184,12 +197,15 @@ def _train(method: FewShotMethod, train_data: FewShotDataset, val_data: FewShotD
     while step < config.episodes:  # step counts the episodes of all ranks: world of them per pass
         t0 = time.perf_counter()
         episode = sampler.sample().to(device)
-        loss, scores = method.loss(episode)
-        (loss / share if share > 1 else loss).backward()  # accumulates over this rank's share of a meta-batch
+        with autocast(device, config.amp):
+            loss, scores = method.loss(episode)
+        # accumulates over this rank's share of a meta-batch
+        scaler.scale(loss / share if share > 1 else loss).backward()
         step += world
         if step % config.meta_batch == 0:
             distributed.average_gradients(method)
-            optimizer.step()
+            scaler.step(optimizer)  # optimizer.step(), after unscaling (and skipped on an overflow) with float16
+            scaler.update()
             optimizer.zero_grad(set_to_none=True)
             for _ in range(config.meta_batch):  # the learning-rate schedule counts episodes
                 scheduler.step()
@@ -290,6 +306,8 @@ def _config_key(config: TrainConfig, world_size: int = 1) -> dict:
     d.pop("command")
     if d["meta_batch"] == 1:  # so the states of runs from before meta_batch existed still resume
         d.pop("meta_batch")
+    if not d["amp"]:  # likewise for runs from before amp existed
+        d.pop("amp")
     if not d["init"]:  # likewise for runs from before init existed
         d.pop("init")
     if world_size > 1:

@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from fsl_course.config import autocast, grad_scaler, precision
 from fsl_course.data.augment import augment_batch, photo_augmentation, random_shift
 from fsl_course.training.checkpoints import save_checkpoint
 from fsl_course.data.images import Preprocess, to_float
@@ -42,6 +43,7 @@ class PretrainConfig:
     weight_decay: float = 0.0
     shift: int = 2  # random translation by up to this many pixels (0: no augmentation)
     photo_augment: bool = False  # photos: random padded crop, colour jitter and flip (data.augment)
+    amp: bool = False  # mixed precision (torch.autocast; config.amp_dtype says which half type on which device)
     val_way: int = 5
     val_shot: int = 5
     val_query: int = 15
@@ -54,8 +56,9 @@ class PretrainConfig:
 def _resume_key(config: PretrainConfig) -> dict:
     d = asdict(config)
     d.pop("command")
-    if not d["photo_augment"]:  # so the states of runs from before photo augmentation existed still resume
-        d.pop("photo_augment")
+    for flag in ("photo_augment", "amp"):  # so the states of runs from before these options still resume
+        if not d[flag]:
+            d.pop(flag)
     return d
 
 
@@ -70,7 +73,9 @@ def pretrain(method: Baseline, train_data: FewShotDataset, val_data: FewShotData
     preprocess = preprocess or train_data.preprocess()
     torch.manual_seed(config.seed)
     photo = photo_augmentation(train_data.image_size) if config.photo_augment else None
-    images, labels = train_data.flat()  # [n_images, C, H, W] uint8, class-major, and their classes
+    # [n_images, C, H, W] uint8, class-major, and their classes: on a GPU, moved there once
+    images, labels = train_data.for_device(device).flat()
+    labels = labels.to(device)
     dim = method.backbone.output_dim(train_data.image_size)
     classifier = nn.Linear(dim, train_data.n_classes)  # pretraining only: discarded afterwards
     model = nn.ModuleDict({"method": method, "classifier": classifier}).to(device)
@@ -79,18 +84,22 @@ def pretrain(method: Baseline, train_data: FewShotDataset, val_data: FewShotData
         n_batches = min(n_batches, config.max_batches)
     total_steps = config.epochs * n_batches
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    scaler = grad_scaler(device, config.amp)  # a pass-through unless float16
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total_steps) / total_steps)))
     # validation: nearest centroid on the backbone's features, whatever head the method will ship with
     val_method = Baseline(head="centroid")
     val_method.backbone = method.backbone
+    val_data = val_data.for_device(device)
     val_set = EpisodeSet(val_data, config.val_way, config.val_shot, config.val_query, config.val_episodes,
                          VAL_SEED)
     val_1shot = EpisodeSet(val_data, config.val_way, 1, config.val_query, config.val_episodes, VAL_SEED)
     epoch, history, best, seconds = 0, [], {"val_accuracy": -1.0, "epoch": 0}, 0.0
     spath = state_path(out)
-    state = load_state(spath, _resume_key(config), model=model, optimizer=optimizer,
-                       scheduler=scheduler) if resume else None
+    stateful = {"model": model, "optimizer": optimizer, "scheduler": scheduler}
+    if scaler.is_enabled():
+        stateful["scaler"] = scaler
+    state = load_state(spath, _resume_key(config), **stateful) if resume else None
     if state is not None:
         epoch, history, best, seconds = state["epoch"], state["history"], state["best"], state["seconds"]
         print(f"Resuming {out.name} from epoch {epoch} of {config.epochs}.")
@@ -99,6 +108,7 @@ def pretrain(method: Baseline, train_data: FewShotDataset, val_data: FewShotData
         return {"method": method.name, "config": method.config,
                 "summary": f"supervised pretraining, {train_data.n_classes}-way cross entropy, {epoch} epochs",
                 "train": {**asdict(config)}, "train_split": train_data.name, "val_split": val_data.name,
+                "device": str(device), "precision": precision(device, config.amp),
                 "preprocess": preprocess.to_dict(), "epochs_done": epoch, "steps_done": epoch * n_batches,
                 "train_seconds": round(seconds, 1), "best": best, "history": history}
 
@@ -118,12 +128,14 @@ def pretrain(method: Baseline, train_data: FewShotDataset, val_data: FewShotData
             x = to_float(x)
             if config.shift:
                 x = random_shift(x, config.shift, generator)
-            x, y = x.to(device), labels[idx].to(device)
-            logits = classifier(method.backbone(x))
-            loss = F.cross_entropy(logits, y)
+            x, y = x.to(device), labels[idx]
+            with autocast(device, config.amp):
+                logits = classifier(method.backbone(x))
+                loss = F.cross_entropy(logits, y)
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
             scheduler.step()
             total_loss += loss.item() * len(y)
             total_correct += int((logits.argmax(1) == y).sum())
@@ -149,8 +161,7 @@ def pretrain(method: Baseline, train_data: FewShotDataset, val_data: FewShotData
             print(f"epoch {epoch}/{config.epochs}: train loss {entry['train_loss']:.3f}, train accuracy "
                   f"{entry['train_accuracy']:.1f} %, validation {config.val_way}-way {config.val_shot}-shot "
                   f"{val} (1-shot {val1}){' (best)' if improved else ''}, {seconds / 60:.1f} min")
-        atomic_torch_save({"config": _resume_key(config), "model": model.state_dict(),
-                           "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+        atomic_torch_save({"config": _resume_key(config), **{k: part.state_dict() for k, part in stateful.items()},
                            "epoch": epoch, "history": history, "best": best, "seconds": seconds}, spath)
         atomic_write_json(record(), metrics_path(out))
     return record()
@@ -200,20 +211,25 @@ def first_episodes(episodes: EpisodeSet, n: int) -> EpisodeSet:
 
 def evaluate_heads(checkpoint, heads=("centroid", "logistic", "cosine", "finetune"), shots=(1, 5), way: int = 5,
                    n_episodes: int = 1000, finetune_episodes: int | None = None, query: int = 15,
-                   protocol: str = "vinyals", json_path=None, command: str = "", progress: bool = True) -> dict:
-    """Score a ``baseline`` checkpoint with each head on the protocol's fixed test episodes.
+                   protocol: str = "vinyals", json_path=None, command: str = "", progress: bool = True,
+                   device=None, split: str | None = None) -> dict:
+    """Score a ``baseline`` checkpoint with each head on the protocol's fixed test episodes (or on ``split``'s,
+    ``mini_val`` say, where a head is chosen).
 
     Returns ``{head: {"5-way 1-shot": EvalResult, ...}}`` and, with ``json_path``, writes the results (and each
     head's options) there. ``finetune_episodes`` scores the slow finetune head on the first N episodes only.
     """
-    from fsl_course.data.omniglot import load_omniglot
+    from fsl_course.data import load_split
     from fsl_course.evaluation.evaluate import PROTOCOLS, TEST_SEED, setting_name
     from fsl_course.training.checkpoints import load_method
 
     method, pre, _ = load_method(checkpoint)
     if method.name != "baseline":
         raise ValueError(f"{checkpoint} holds a {method.name} model; heads are an option of baseline checkpoints")
-    test = load_omniglot(PROTOCOLS[protocol]["test"], pre.image_size, quiet=True)
+    device = torch.device(device or "cpu")
+    method.to(device)
+    name = split or PROTOCOLS[protocol]["test"]
+    test = load_split(name, None if name.startswith("mini_") else pre.image_size, quiet=True).for_device(device)
     results, options = {}, {}
     for head in heads:
         method.configure(head=head)
@@ -224,20 +240,23 @@ def evaluate_heads(checkpoint, heads=("centroid", "logistic", "cosine", "finetun
             episodes = EpisodeSet(test, way, shot, query, n_episodes, TEST_SEED)
             if head == "finetune" and finetune_episodes and finetune_episodes < n_episodes:
                 episodes = first_episodes(episodes, finetune_episodes)
-            r = evaluate(method, episodes, progress=progress)
+            r = evaluate(method, episodes, device, progress=progress)
             results[head][setting_name(way, shot)] = r
             print(f"{head:>9} {setting_name(way, shot)}: {r}  ({r.description}; {r.ms_per_episode:.1f} ms per "
                   "episode)")
     if json_path:
         # added to what the file holds already (other heads, other settings), each result with its command
         old = json.loads(Path(json_path).read_text()) if Path(json_path).is_file() else {}
-        if old and (old.get("checkpoint") != str(checkpoint) or old.get("protocol") != protocol):
-            raise ValueError(f"{json_path} holds results of {old.get('checkpoint')} ({old.get('protocol')}); "
-                             "write these to another file")
+        if old and (old.get("checkpoint") != str(checkpoint) or old.get("protocol") != protocol
+                    or old.get("split") != split):
+            where = old.get("split") or old.get("protocol")
+            raise ValueError(f"{json_path} holds results of {old.get('checkpoint')} ({where}); write these to "
+                             "another file")
         merged = old.get("results", {})
         for h, rs in results.items():
             merged.setdefault(h, {}).update({k: {**r.to_dict(), "command": command} for k, r in rs.items()})
-        atomic_write_json({"checkpoint": str(checkpoint), "protocol": protocol, "command": command,
+        atomic_write_json({"checkpoint": str(checkpoint), "protocol": protocol, "split": split,
+                           "command": command, "device": str(device),
                            "options": {**old.get("options", {}), **options}, "results": merged}, Path(json_path))
     return results
 
