@@ -109,6 +109,8 @@ def test_the_mini_imagenet_table_reads_its_own_records_and_keeps_a_row_for_every
     assert "| *Relation Net (Sung et al. 2018)* | *50.44* | *65.32* | | | |" in photos_part
     assert "*68.20*" in photos_part and "*78.02*" not in photos_part  # the papers' Conv-4 rows, not ResNet-12
     assert "(Relation on photos)" in photos_part  # the note names the methods without a model
+    assert showdown.markdown(record, mini=False) == omniglot.rstrip("\n") + "\n"
+    assert photos_part.strip() in showdown.mini_markdown(record)
 
 
 def test_write_and_load(folder, tmp_path):

@@ -129,6 +129,25 @@ def results_markdown(folder: Path | None = None) -> str:
                          f"ms per 5-way 1-shot episode (**{test['ratio_cpu']:.2f}x**)")
         out += ["", "Methods against easyfsl's on the same Conv-4, weights and episodes (`python "
                 "benchmarks/bench_methods.py`, one CPU thread, CPU time): " + "; ".join(parts) + "."]
+    photos = read_json(REPO_ROOT / "benchmarks" / "results" / "mini_imagenet.json")
+    if photos:
+        d, t = photos["data"], photos["train"]
+        w0, w2 = d["theirs"]["workers_0"], d["theirs"]["workers_2"]
+        out += ["", f"On photos (`{photos['command'].strip()}`, mini-ImageNet 5-way 5-shot 15-query, 84x84): episodes "
+                f"ready for the model {w0['ours']['per_s_wall']:.0f}/s against {w0['per_s_wall']:.2f}/s for "
+                f"torchvision's `ImageFolder` + easyfsl's `TaskSampler` with 0 workers (**{w0['ratio_wall']:.0f}x**) "
+                f"and {w2['per_s_wall']:.2f}/s with 2 (**{w2['ratio_wall']:.0f}x**); the Conv-4 ProtoNet step "
+                f"{t['ours']['per_s_wall']:.2f} against {t['theirs']['per_s_wall']:.2f} steps/s for easyfsl's "
+                f"(**{t['ratio_vs_easyfsl_wall']:.2f}x**), at {t['achieved_flop_per_s'] / 1e9:.0f} GFLOP/s, "
+                f"{100 * t['fraction_of_matmul_rate']:.0f} % of this CPU's dense matrix-multiply rate measured in the "
+                "same run (one thread)."]
+    spread = read_json(REPO_ROOT / "benchmarks" / "results" / "distributed.json")
+    if spread:
+        one, two = spread["sides"]["1"], spread["sides"]["2"]
+        out += ["", f"Several processes (`python benchmarks/bench_distributed.py`, `fsl-course train protonet` under "
+                f"torchrun, {spread['config']['way']}-way episodes, one thread each): "
+                f"{two['episodes_per_s']:.2f} episodes/s in 2 processes against {one['episodes_per_s']:.2f} in 1 "
+                f"(**{spread['ratio_2_over_1']:.2f}x**, 2.00x being perfect scaling)."]
     mini = read_json(REPO_ROOT / "results" / "mini_clip.json")
     if mini:
         m = mini["metrics"]

@@ -276,9 +276,9 @@ def _cost(row: dict) -> str:
     return f"{parameters} | {_hours(row['train_seconds'])}"
 
 
-def markdown(record: dict) -> str:
-    """The table: accuracy with interval per setting (and the paper's), the official runs, the costs; then the
-    mini-ImageNet table, where the record has one."""
+def markdown(record: dict, mini: bool = True) -> str:
+    """The table: accuracy with interval per setting (and the paper's), the official runs, the costs; then
+    (``mini=True``) the mini-ImageNet table, where the record has one."""
     settings = record["settings"]
     head = ("| method | " + " | ".join(settings) + " | official runs, error | parameters | training | "
             "ms per episode (5-way 1-shot / 20-way 5-shot) |")
@@ -306,12 +306,14 @@ def markdown(record: dict) -> str:
              f"{record['timing_episodes']} episodes, {where}. Made by `{record['command'] or 'fsl-course showdown'}` "
              f"on {record['date']}."]
     out = "\n".join(lines) + "\n\n" + "\n\n".join(notes) + "\n"
-    if record.get("mini"):
-        out += "\n" + _mini_markdown(record["mini"], record)
+    if mini and record.get("mini"):
+        out += "\n" + mini_markdown(record)
     return out
 
 
-def _mini_markdown(mini: dict, record: dict) -> str:
+def mini_markdown(record: dict) -> str:
+    """The mini-ImageNet table of a showdown record, with its note."""
+    mini = record["mini"]
     settings = mini["settings"]
     lines = ["| method | " + " | ".join(settings) + " | parameters | training | ms per episode ("
              + " / ".join(settings) + ") |", "|---" * (len(settings) + 4) + "|"]
