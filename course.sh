@@ -42,7 +42,7 @@ run_tests() {
   set +e
   # one torch thread per test worker: two workers already fill two cores, and oversubscribed small
   # operations run many times slower
-  FSL_COURSE_QUICK=1 MPLBACKEND=Agg OMP_NUM_THREADS=1 "$VENV/bin/python" -m pytest --nbval-lax -n 2 --dist loadfile "$@"
+  FSL_COURSE_QUICK=1 MPLBACKEND=Agg OMP_NUM_THREADS=1 "$VENV/bin/python" -m pytest --nbval-lax -n 2 --dist loadfile --durations=15 "$@"
   rc=$?
   set -e
   if [ "$rc" -eq 5 ]; then
