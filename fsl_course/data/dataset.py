@@ -67,8 +67,14 @@ class FewShotDataset:
         return 3 if self.images.dim() == 5 else 1
 
     def pick(self, classes, items) -> torch.Tensor:
-        """uint8 images ``images[classes, items]`` (broadcast), always with a channel axis: ``[..., C, H, W]``."""
-        out = self.images[classes, items]
+        """uint8 images ``images[classes, items]`` (broadcast), always with a channel axis: ``[..., C, H, W]``.
+
+        One ``index_select`` on the images as a flat list (row ``c * n_per_class + i``): many times faster than
+        advanced indexing with two index tensors, which gathers element by element."""
+        classes, items = torch.as_tensor(classes), torch.as_tensor(items)
+        rows = (classes * self.n_per_class + items).to(self.images.device)
+        out = self.images.flatten(0, 1).index_select(0, rows.reshape(-1))
+        out = out.view(*rows.shape, *self.images.shape[2:])
         return out if self.channels == 3 else out.unsqueeze(-3)
 
     def flat(self) -> tuple[torch.Tensor, torch.Tensor]:
