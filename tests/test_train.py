@@ -275,7 +275,9 @@ def test_the_shipped_settings_rebuild_each_checkpoints_config_and_method(name):
         assert config.command == f"the settings of checkpoints/{name}.pt{which}, made by: {recorded.pop('command')}"
         rebuilt = asdict(config)
         assert {k: rebuilt[k] for k in recorded} == recorded
-        assert set(rebuilt) - set(recorded) <= {"command", "meta_batch", "init", "photo_augment"}  # older records lack them
+        # older records lack these: fields added since, whose defaults are what those runs did
+        assert set(rebuilt) - set(recorded) <= {"command", "meta_batch", "init", "photo_augment", "amp"}
+        assert rebuilt["amp"] == recorded.get("amp", False)
         assert rebuilt.get("meta_batch", 1) == recorded.get("meta_batch", 1)
         assert rebuilt.get("init", "") == recorded.get("init", "")
         assert build_method(record["method"], **options).config == stage["config"]
