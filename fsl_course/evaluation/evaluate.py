@@ -113,13 +113,20 @@ def evaluate(method, episodes: EpisodeSet, device=None, progress: bool = True) -
     return EvalResult(accs, seconds, episodes.describe())
 
 
+def load_test_split(name: str, preprocess, quiet: bool = True):
+    """The split ``name`` as a model with ``preprocess`` reads it: Omniglot at the model's image size,
+    mini-ImageNet at its own 84x84."""
+    from fsl_course.data import load_split
+
+    return load_split(name, None if name.startswith("mini_") else preprocess.image_size, quiet=quiet)
+
+
 def evaluate_checkpoint(path, protocol: str = "vinyals", settings=None, n_episodes: int = 1000,
                         query: int = 15, seed=None, device=None, progress: bool = True, split: str | None = None) -> dict:
     """Score a checkpoint on the protocol's fixed test episodes (or on ``split``, e.g. ``folder:PATH``);
     ``{"5-way 1-shot": EvalResult, ...}``. ``settings`` (way, shot) pairs default to the standard ones: the four
     of Omniglot, the two of photos; the default skips what this model cannot do (a 5-way MAML at 20-way), and
     says so, while settings asked for explicitly are scored or refused."""
-    from fsl_course.data import load_split
     from fsl_course.training.checkpoints import load_method
 
     if protocol not in PROTOCOLS:
@@ -128,7 +135,7 @@ def evaluate_checkpoint(path, protocol: str = "vinyals", settings=None, n_episod
     device = torch.device(device or "cpu")
     method.to(device)
     name = split or PROTOCOLS[protocol]["test"]
-    test = load_split(name, None if name.startswith("mini_") else pre.image_size, quiet=not progress)
+    test = load_test_split(name, pre, quiet=not progress)
     if test.channels != pre.channels:
         kinds = {1: "greyscale drawings", 3: "colour photos"}
         raise ValueError(f"{path} is a model of {kinds[pre.channels]}, but {test.name!r} holds "

@@ -35,7 +35,7 @@ import torch
 
 from fsl_course.config import REPO_ROOT, checkpoints_dir
 from fsl_course.evaluation.evaluate import (PHOTO_SETTINGS, PROTOCOLS, SETTINGS, TEST_SEED, EvalResult, evaluate,
-                                            parse_setting, setting_name)
+                                            load_test_split, parse_setting, setting_name)
 from fsl_course.evaluation.references import LAKE_RUNS, MINI_PAPERS, PAPERS
 from fsl_course.io import atomic_write_json, atomic_write_text, read_json
 from fsl_course.text import plural
@@ -144,16 +144,12 @@ def build(folder: Path | None = None, previous: dict | None = None, entries=ENTR
           mini_entries=MINI_ENTRIES) -> dict:
     """Collect (and where needed evaluate) every cell, time every method; return the showdown record: the
     Omniglot table at the top level, the mini-ImageNet one under ``"mini"`` (``mini_entries=()``: none)."""
-    from fsl_course.data import load_split
-
     folder = Path(folder or checkpoints_dir())
     device = torch.device(device or "cpu")
     previous = previous or {}
     common = dict(folder=folder, evaluate_missing=evaluate_missing, progress=progress, command=command,
                   device=device, timing_episodes=timing_episodes)
-    rows = _rows(entries, "vinyals", SETTING_NAMES, previous.get("rows", []), keep_missing=False,
-                 load_test=lambda pre: load_split(PROTOCOLS["vinyals"]["test"], pre.image_size, quiet=True),
-                 **common)
+    rows = _rows(entries, "vinyals", SETTING_NAMES, previous.get("rows", []), keep_missing=False, **common)
     record = {"date": time.strftime("%Y-%m-%d"), "command": command, "episodes": N_EPISODES, "query": N_QUERY,
               "test_seed": TEST_SEED, "timing_episodes": timing_episodes, "threads": torch.get_num_threads(),
               "device": str(device), "settings": list(SETTING_NAMES), "rows": rows,
@@ -161,8 +157,7 @@ def build(folder: Path | None = None, previous: dict | None = None, entries=ENTR
               "lake_runs": LAKE_RUNS}
     if mini_entries:
         old = previous.get("mini", {}).get("rows", [])
-        mini_rows = _rows(mini_entries, "mini", MINI_SETTING_NAMES, old, keep_missing=True,
-                          load_test=lambda pre: load_split(MINI_SPLIT, quiet=True), **common)
+        mini_rows = _rows(mini_entries, "mini", MINI_SETTING_NAMES, old, keep_missing=True, **common)
         papers = {method: [{"paper": name, **dict(zip(MINI_SETTING_NAMES, values))}
                            for name, backbone, values in rows_ if backbone == "Conv-4"]
                   for method, rows_ in MINI_PAPERS.items()}
@@ -171,8 +166,7 @@ def build(folder: Path | None = None, previous: dict | None = None, entries=ENTR
     return record
 
 
-def _rows(entries, protocol: str, settings: tuple[str, ...], old_rows: list, keep_missing: bool, load_test,
-          folder: Path, evaluate_missing: bool, progress: bool, command: str, device, timing_episodes: int) -> list:
+def _rows(entries, protocol: str, settings: tuple[str, ...], old_rows: list, keep_missing: bool, folder: Path, evaluate_missing: bool, progress: bool, command: str, device, timing_episodes: int) -> list:
     """One table's rows: each entry's recorded (or, if missing, evaluated) cells, its costs, and the timings of
     every shipped model in this run. ``keep_missing``: an entry without a checkpoint keeps a row of "-"."""
     from fsl_course.training.checkpoints import load_method, training_commands
@@ -213,7 +207,7 @@ def _rows(entries, protocol: str, settings: tuple[str, ...], old_rows: list, kee
                 cell = old.get("results", {}).get(setting)
             if cell is None and evaluate_missing:
                 if test is None:
-                    test = load_test(pre).for_device(device)
+                    test = load_test_split(PROTOCOLS[protocol]["test"], pre).for_device(device)
                 if progress:
                     print(f"evaluating {entry.label}, {setting}, on {N_EPISODES} episodes")
                 r = evaluate(method, _episodes(test, setting, N_EPISODES), device, progress=progress)
@@ -226,7 +220,7 @@ def _rows(entries, protocol: str, settings: tuple[str, ...], old_rows: list, kee
         rows.append(row)
     if timing_episodes and models:
         if test is None:
-            test = load_test(first_pre).for_device(device)
+            test = load_test_split(PROTOCOLS[protocol]["test"], first_pre).for_device(device)
         time_methods(rows, models, test, timing_episodes, settings=settings, device=device)
     return rows
 

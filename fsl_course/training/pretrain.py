@@ -219,8 +219,7 @@ def evaluate_heads(checkpoint, heads=("centroid", "logistic", "cosine", "finetun
     Returns ``{head: {"5-way 1-shot": EvalResult, ...}}`` and, with ``json_path``, writes the results (and each
     head's options) there. ``finetune_episodes`` scores the slow finetune head on the first N episodes only.
     """
-    from fsl_course.data import load_split
-    from fsl_course.evaluation.evaluate import PROTOCOLS, TEST_SEED, setting_name
+    from fsl_course.evaluation.evaluate import PROTOCOLS, TEST_SEED, load_test_split, setting_name
     from fsl_course.training.checkpoints import load_method
 
     method, pre, _ = load_method(checkpoint)
@@ -229,7 +228,7 @@ def evaluate_heads(checkpoint, heads=("centroid", "logistic", "cosine", "finetun
     device = torch.device(device or "cpu")
     method.to(device)
     name = split or PROTOCOLS[protocol]["test"]
-    test = load_split(name, None if name.startswith("mini_") else pre.image_size, quiet=True).for_device(device)
+    test = load_test_split(name, pre).for_device(device)
     results, options = {}, {}
     for head in heads:
         method.configure(head=head)
