@@ -95,6 +95,9 @@ build_book() {
   echo "==> building the website: every notebook executed${FSL_COURSE_QUICK:+ (QUICK MODE: a draft)}; any error fails"
   rm -rf book/_build
   local start=$SECONDS
+  # the notebooks run into the build's execution cache as many at a time as there are CPUs (Jupyter Book alone
+  # runs them one after another, each on one thread); the build then finds every one of them in the cache
+  env -u MPLBACKEND OMP_NUM_THREADS=1 "$VENV/bin/python" book/execute.py
   # MPLBACKEND must not reach the notebooks' kernels: it would replace the inline backend and drop every figure
   # one torch thread per kernel: small operations on two oversubscribed threads run many times slower
   env -u MPLBACKEND OMP_NUM_THREADS=1 "$VENV/bin/jupyter-book" build . --config book/_config.yml --toc book/_toc.yml \
