@@ -92,6 +92,7 @@ build_book() {
   need_command chromium chromium  # the browser test drives the system's Chromium
   need_cjk_fonts                  # and the Chinese site needs Chinese glyphs
   bash book/vendor.sh
+  "$VENV/bin/python" -m pytest -q -p no:cacheprovider book/test_execute.py  # the notebook runner, on tiny notebooks
   echo "==> building the website: every notebook executed${FSL_COURSE_QUICK:+ (QUICK MODE: a draft)}; any error fails"
   rm -rf book/_build
   local start=$SECONDS

@@ -1,6 +1,8 @@
 """book/execute.py: the book's notebooks executed into Jupyter Book's cache several at a time, before the build.
 
-These run real kernels on two tiny notebooks (a few seconds), with a cache in a temporary folder.
+These run real kernels on tiny notebooks (a few seconds), with a cache in a temporary folder. They need the
+website's tools (the book extra), so `bash course.sh book` runs them before it executes anything, and
+`bash course.sh test` (tests/ and notebooks/) does not.
 """
 
 from __future__ import annotations
@@ -84,4 +86,5 @@ def test_bad_settings_are_refused(tmp_path, capsys):
 def test_course_sh_executes_two_at_a_time_after_emptying_the_build_and_before_building():
     course = (REPO / "course.sh").read_text(encoding="utf-8")
     build = course[course.index("build_book() {"):]
-    assert build.index("rm -rf book/_build") < build.index("book/execute.py") < build.index("jupyter-book\" build")
+    assert build.index("book/test_execute.py") < build.index("rm -rf book/_build") < build.index("book/execute.py") \
+        < build.index("jupyter-book\" build")
