@@ -22,7 +22,8 @@ Where each chapter's code lives (module paths below ``fsl_course``):
 * 01 what is few-shot learning: ``episodes``, ``methods.pixel``, ``toys.scratch``, ``evaluation.evaluate``,
   ``classifier``, ``viz``, ``widgets.episodes``, ``widgets.characters``
 * 02 data- and parameter-level approaches: ``training.pretrain``, ``methods.baseline``, ``data.augment``,
-  ``training.checkpoints``, ``evaluation.evaluate``, ``evaluation.report``, ``data.runs``, ``viz``
+  ``training.checkpoints``, ``evaluation.evaluate``, ``evaluation.report``, ``data.runs``, ``data.handwriting``,
+  ``evaluation.outside``, ``viz``
 * 03 MAML: ``methods.maml``, ``training.episodic``, ``toys.sine``, ``data.runs``, ``evaluation.evaluate``,
   ``evaluation.references``, ``evaluation.report``, ``viz``, ``widgets.inner_loop``
 * 04 Matching Networks: ``methods.matching``, ``training.episodic``, ``data.runs``, ``evaluation.evaluate``,

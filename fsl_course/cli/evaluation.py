@@ -1,4 +1,5 @@
-"""The evaluation commands of ``fsl-course``: ``heads``, ``showdown``, ``evaluate``, ``runs`` and ``report``."""
+"""The evaluation commands of ``fsl-course``: ``heads``, ``showdown``, ``evaluate``, ``runs``, ``outside`` and
+``report``."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import torch
 from fsl_course.cli.parsing import add_command, add_device_option, positive
 from fsl_course.config import REPO_ROOT, get_device
 from fsl_course.evaluation.evaluate import PROTOCOLS, evaluate_checkpoint
+from fsl_course.evaluation.outside import MODELS as OUTSIDE_MODELS
 
 
 def _cmd_heads(args) -> int:
@@ -70,6 +72,18 @@ def _cmd_runs(args) -> int:
     return 0
 
 
+def _cmd_outside(args) -> int:
+    from fsl_course.evaluation import outside
+
+    torch.set_num_threads(args.threads)
+    record = outside.run(args.models, args.split, [(args.way, shot) for shot in args.shots], args.episodes,
+                         args.query, command=args.command_line)
+    outside.write(record, Path(args.json), Path(args.json).with_suffix(".md"))
+    print(outside.markdown(record))
+    print(f"written: {args.json} and its table, {Path(args.json).with_suffix('.md')}")
+    return 0
+
+
 def _cmd_report(args) -> int:
     from fsl_course.evaluation.report import results_markdown, update_readme
 
@@ -86,7 +100,7 @@ PROTOCOL_HELP = ("vinyals (Omniglot's Vinyals split, 28x28), background (Omniglo
 
 
 def add_commands(sub) -> None:
-    """Add ``heads``, ``showdown``, ``evaluate``, ``runs`` and ``report`` to the sub-command parsers."""
+    """Add ``heads``, ``showdown``, ``evaluate``, ``runs``, ``outside`` and ``report`` to the sub-command parsers."""
     hd = add_command(sub, "heads", "a pretrained baseline with each of its heads on the fixed test episodes")
     hd.add_argument("checkpoint", help="a baseline checkpoint (fsl-course pretrain)")
     hd.add_argument("--heads", nargs="+", default=["centroid", "logistic", "cosine", "finetune"],
@@ -138,6 +152,20 @@ def add_commands(sub) -> None:
     add_device_option(r)
     r.add_argument("--json", help="also write the results to this JSON file")
     r.set_defaults(func=_cmd_runs)
+
+    o = add_command(sub, "outside", "the character models and the pixel nearest neighbour on the same episodes of "
+                    "handwriting from outside Omniglot (results/outside_handwriting.json and .md)")
+    o.add_argument("--models", nargs="+", default=list(OUTSIDE_MODELS),
+                   help="checkpoints in checkpoints/, by name without .pt")
+    o.add_argument("--split", default="digits", help="the outside handwriting: digits (UCI, from scikit-learn)")
+    o.add_argument("--way", type=positive, default=10, help="classes per episode")
+    o.add_argument("--shots", type=positive, nargs="+", default=[1, 5], help="the shots to score")
+    o.add_argument("--query", type=positive, default=15, help="query images per class")
+    o.add_argument("--episodes", type=positive, default=1000, help="test episodes (fixed, seeded)")
+    o.add_argument("--threads", type=positive, default=1, help="CPU threads for torch")
+    o.add_argument("--json", default=str(REPO_ROOT / "results" / "outside_handwriting.json"),
+                   help="the results file (the table goes beside it, as .md)")
+    o.set_defaults(func=_cmd_outside)
 
     rep = add_command(sub, "report", "the results table, from the shipped checkpoints' metrics files")
     rep.add_argument("--readme", help="rewrite this README's results block instead of printing")
