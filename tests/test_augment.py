@@ -128,3 +128,57 @@ def test_photo_augmentation_draws_per_image_from_the_seed_alone():
     from torchvision.transforms import v2
     flipped = augment_batch(photos, v2.RandomHorizontalFlip(p=1.0), seed=0)
     assert torch.equal(flipped, photos.flip(-1))
+
+
+# ---- augment_strokes: other pens and scanners, for episodic training on characters -------------------------------
+
+def test_stroke_augmentation_with_nothing_drawn_is_the_identity():
+    from fsl_course.data.augment import augment_strokes
+
+    images = strokes()
+    same = augment_strokes(images, torch.Generator().manual_seed(0), p_width=0, p_blur=0, scale=(1, 1), shift=0)
+    torch.testing.assert_close(same, images, atol=1e-5, rtol=0)
+
+
+def test_thicker_strokes_are_a_3x3_maximum_and_blur_a_normalised_3x3_gaussian():
+    from fsl_course.data.augment import augment_strokes
+
+    dot = torch.zeros(1, 1, 9, 9)
+    dot[0, 0, 4, 4] = 1.0
+    thick = augment_strokes(dot, torch.Generator().manual_seed(0), p_width=1, p_blur=0, scale=(1, 1), shift=0)
+    expected = torch.zeros(1, 1, 9, 9)
+    expected[0, 0, 3:6, 3:6] = 1.0
+    torch.testing.assert_close(thick, expected, atol=1e-5, rtol=0)
+    blurred = augment_strokes(dot, torch.Generator().manual_seed(0), p_width=0, p_blur=1, scale=(1, 1), shift=0)
+    assert blurred.sum().item() == pytest.approx(1.0, abs=1e-5)  # ink is spread, not lost
+    kernel = blurred[0, 0, 3:6, 3:6]
+    assert blurred[0, 0].count_nonzero() == 9 and kernel.argmax() == 4
+    torch.testing.assert_close(kernel, kernel.T)  # separable and symmetric: the same along both axes
+    torch.testing.assert_close(kernel[1, 1] * kernel[0, 0], kernel[0, 1] ** 2)  # outer product of one 1-d gaussian
+
+
+def test_scale_and_shift_move_the_ink_as_asked():
+    from fsl_course.data.augment import augment_strokes
+
+    images = strokes()
+    g = torch.Generator().manual_seed(3)
+    moved = augment_strokes(images, g, p_width=0, p_blur=0, scale=(1, 1), shift=0.2)
+    shift = (centre_of_ink(moved) - centre_of_ink(images)).abs()
+    assert (shift <= 0.2 * 28 + 1).all() and (shift > 0.5).any()
+    small = augment_strokes(images, g, p_width=0, p_blur=0, scale=(0.5, 0.5), shift=0)
+    assert (small.sum((1, 2, 3)) < 0.4 * images.sum((1, 2, 3))).all()  # half the size: a quarter of the ink
+    assert small.min() >= 0 and small.max() <= 1
+
+
+def test_stroke_augmentation_is_per_image_and_reproducible_from_its_generator():
+    from fsl_course.data.augment import augment_strokes
+
+    images = strokes().repeat(8, 1, 1, 1)
+    a = augment_strokes(images, torch.Generator().manual_seed(7))
+    b = augment_strokes(images, torch.Generator().manual_seed(7))
+    torch.testing.assert_close(a, b, rtol=0, atol=0)
+    assert not torch.equal(a[0], a[len(strokes())])  # the same image, drawn twice: two different draws
+    with pytest.raises(ValueError, match="images must be float"):
+        augment_strokes(images.to(torch.uint8), torch.Generator())
+    with pytest.raises(ValueError, match="scale"):
+        augment_strokes(images, torch.Generator(), scale=(1.2, 0.8))

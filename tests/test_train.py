@@ -16,7 +16,7 @@ from fsl_course.evaluation.evaluate import VAL_SEED, EvalResult, confidence_inte
 from fsl_course.methods import build_method
 from fsl_course.training.checkpoints import (load_method, read_checkpoint, save_checkpoint, shipped_stages,
                                                training_commands, training_stages)
-from fsl_course.training.episodic import TrainConfig, metrics_path, state_path, train
+from fsl_course.training.episodic import TrainConfig, _config_key, metrics_path, state_path, train
 from tests.conftest import tiny_dataset
 
 TRAIN, VAL = tiny_dataset(12, 6, 28, seed=1), tiny_dataset(6, 6, 28, seed=2)
@@ -55,6 +55,32 @@ def test_resume_gives_the_same_model_as_an_uninterrupted_run(tmp_path):
     for k in a["model"]:
         torch.testing.assert_close(a["model"][k], b["model"][k], rtol=0, atol=1e-6)
     assert [h["val_accuracy"] for h in a["history"]] == [h["val_accuracy"] for h in b["history"]]
+
+
+def test_augmented_training_records_it_resumes_exactly_and_differs_from_plain(tmp_path):
+    def run(out, episodes, augment="strokes"):
+        torch.manual_seed(0)
+        config = replace(_config(episodes), augment=augment)
+        return train(build_method("protonet"), TRAIN, VAL, config, out, progress=False)
+
+    record = run(tmp_path / "a.pt", 6)
+    assert record["train"]["augment"] == "strokes"
+    run(tmp_path / "b.pt", 4)
+    run(tmp_path / "b.pt", 6)  # resumed: the same draws as the uninterrupted run
+    run(tmp_path / "plain.pt", 6, augment="")
+    a, b, plain = (torch.load(state_path(tmp_path / f"{n}.pt"), weights_only=True)["model"]
+                   for n in ("a", "b", "plain"))
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=0, atol=1e-6)
+    assert any(not torch.allclose(a[k], plain[k]) for k in a if a[k].is_floating_point())
+    with pytest.raises(ValueError, match="unknown augmentation 'ink'; choose one of strokes"):
+        run(tmp_path / "c.pt", 2, augment="ink")
+    photos = tiny_dataset(12, 6, 28, seed=1)
+    photos = replace(photos, images=photos.images[:, :, None].expand(-1, -1, 3, -1, -1).contiguous())
+    with pytest.raises(ValueError, match="is for characters, but .* holds photos"):
+        train(build_method("protonet"), photos, None, replace(_config(2), augment="strokes"), tmp_path / "d.pt",
+              progress=False)
+    assert "augment" not in _config_key(TrainConfig())  # the runs from before it still resume
 
 
 def test_resume_refuses_a_state_from_other_settings(tmp_path):
@@ -276,8 +302,9 @@ def test_the_shipped_settings_rebuild_each_checkpoints_config_and_method(name):
         rebuilt = asdict(config)
         assert {k: rebuilt[k] for k in recorded} == recorded
         # older records lack these: fields added since, whose defaults are what those runs did
-        assert set(rebuilt) - set(recorded) <= {"command", "meta_batch", "init", "photo_augment", "amp"}
+        assert set(rebuilt) - set(recorded) <= {"command", "meta_batch", "init", "photo_augment", "amp", "augment"}
         assert rebuilt["amp"] == recorded.get("amp", False)
+        assert rebuilt.get("augment", "") == recorded.get("augment", "")
         assert rebuilt.get("meta_batch", 1) == recorded.get("meta_batch", 1)
         assert rebuilt.get("init", "") == recorded.get("init", "")
         assert build_method(record["method"], **options).config == stage["config"]

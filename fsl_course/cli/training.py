@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import torch
 
+from fsl_course.data.augment import EPISODE_AUGMENTATIONS
 from fsl_course.cli.parsing import add_amp_option, add_command, add_device_option, parse_settings, positive
 
 
@@ -52,7 +53,7 @@ def _cmd_train(args) -> int:
                          lr_step=args.lr_step, lr_gamma=args.lr_gamma, val_way=args.val_way,
                          val_shot=args.val_shot, val_episodes=args.val_episodes, val_every=args.val_every,
                          seed=args.seed, meta_batch=args.meta_batch, init=args.init or "", amp=args.amp,
-                         command=args.command_line)
+                         augment=args.augment or "", command=args.command_line)
     record = train(method, train_data, val_data, config, args.out, train_data.preprocess(),
                    device=device, resume=not args.no_resume)
     best = record["best"]
@@ -129,6 +130,9 @@ def add_commands(sub) -> None:
                    help="continue the model of this checkpoint (a new stage: its own schedule and seed, a fresh "
                         "optimiser; the record counts both stages), or start from the backbone of another "
                         "method's, e.g. a pretrained baseline from fsl-course pretrain")
+    t.add_argument("--augment", choices=sorted(EPISODE_AUGMENTATIONS),
+                   help="vary every training episode's images: strokes (characters: thicker strokes, blur, size, "
+                        "position, as other pens and scanners draw them); validation stays as it is")
     add_device_option(t)
     add_amp_option(t)
     t.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: torch's default)")

@@ -1,6 +1,7 @@
 """The episodic training loop every method uses.
 
-One step = one training episode: the method's ``loss(episode)``, a gradient step (Adam), and a learning rate
+One step = one training episode (its images varied by ``augment``, if set: :mod:`fsl_course.data.augment`):
+the method's ``loss(episode)``, a gradient step (Adam), and a learning rate
 that is multiplied by ``lr_gamma`` every ``lr_step`` episodes. With ``meta_batch`` > 1 (MAML's meta-batches of
 tasks) the gradients of ``meta_batch`` episodes are averaged before each Adam step; every count stays in
 episodes. Every ``val_every`` episodes the method is scored on a fixed set of validation episodes; the best
@@ -72,6 +73,7 @@ class TrainConfig:
     seed: int = 0
     meta_batch: int = 1  # episodes whose gradients are averaged per optimiser step (MAML: tasks per meta-batch)
     amp: bool = False  # mixed precision (torch.autocast; config.amp_dtype says which half type on which device)
+    augment: str = ""  # a training augmentation of data.augment.EPISODE_AUGMENTATIONS ("strokes"); "": none
     init: str = ""  # a checkpoint to start from (a continued run, a new stage); "": random initialisation
     command: str = ""  # the command line that made this run, recorded beside the checkpoint
     extra: dict = field(default_factory=dict)
@@ -116,6 +118,17 @@ def _train(method: FewShotMethod, train_data: FewShotDataset, val_data: FewShotD
     if config.meta_batch < 1 or config.episodes % config.meta_batch or config.val_every % config.meta_batch:
         raise ValueError(f"meta_batch={config.meta_batch} must be >= 1 and divide episodes ({config.episodes}) and "
                          f"val_every ({config.val_every}): checkpoints are written between meta-batches")
+    augmentation = None
+    if config.augment:
+        from fsl_course.data.augment import EPISODE_AUGMENTATIONS
+
+        if config.augment not in EPISODE_AUGMENTATIONS:
+            raise ValueError(f"unknown augmentation {config.augment!r}; choose one of "
+                             f"{', '.join(sorted(EPISODE_AUGMENTATIONS))}")
+        if train_data.channels != 1:
+            raise ValueError(f"the {config.augment!r} augmentation is for characters, but {train_data.name!r} "
+                             "holds photos")
+        augmentation = EPISODE_AUGMENTATIONS[config.augment]
     world, main = distributed.world_size(), distributed.is_main()
     share = distributed.local_batch(config.meta_batch)  # this rank's episodes of each meta-batch
     preprocess = preprocess or train_data.preprocess()
@@ -197,6 +210,10 @@ def _train(method: FewShotMethod, train_data: FewShotDataset, val_data: FewShotD
     while step < config.episodes:  # step counts the episodes of all ranks: world of them per pass
         t0 = time.perf_counter()
         episode = sampler.sample().to(device)
+        if augmentation is not None:  # its draws: a function of the seed, the rank and the step alone (resumable)
+            draws = torch.Generator().manual_seed(distributed.rank_seed(config.seed) * 1_000_003 + step)
+            episode = replace(episode, support=augmentation(episode.support, draws),
+                              query=augmentation(episode.query, draws))
         with autocast(device, config.amp):
             loss, scores = method.loss(episode)
         # accumulates over this rank's share of a meta-batch
@@ -308,6 +325,8 @@ def _config_key(config: TrainConfig, world_size: int = 1) -> dict:
         d.pop("meta_batch")
     if not d["amp"]:  # likewise for runs from before amp existed
         d.pop("amp")
+    if not d["augment"]:  # and before augment existed
+        d.pop("augment")
     if not d["init"]:  # likewise for runs from before init existed
         d.pop("init")
     if world_size > 1:
