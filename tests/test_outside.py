@@ -89,6 +89,7 @@ def test_a_model_that_cannot_do_the_setting_keeps_a_dash(monkeypatch, tmp_path):
     record = outside.run(["five"], settings=[(10, 1)], n_episodes=5, folder=tmp_path, progress=False)
     assert record["settings"]["10-way 1-shot"]["five"] == {"skipped": "a 5-way model"}
     assert "| `five.pt` | - |" in outside.markdown(record)
+    assert outside.markdown(record).endswith("-: not scored: `five.pt` is a 5-way model.")
 
 
 def test_bad_model_names_and_photo_models_are_refused(tmp_path):

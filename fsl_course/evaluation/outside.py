@@ -98,6 +98,9 @@ def markdown(record: dict) -> str:
                 cells.append(f"{row['accuracy']:.2f} ± {row['ci95']:.2f}")
         label = model if model == PIXELS else f"`{model}.pt`"
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    skipped = {m: row["skipped"] for rows in record["settings"].values() for m, row in rows.items() if "skipped" in row}
+    if skipped:
+        lines += ["", "-: not scored: " + "; ".join(f"`{m}.pt` is {why}" for m, why in skipped.items()) + "."]
     return "\n".join(lines)
 
 
