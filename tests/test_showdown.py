@@ -168,7 +168,13 @@ def test_shipped_showdown_is_complete_and_matches_the_chapters():
         for setting in showdown.MINI_SETTING_NAMES:
             cell = row["results"][setting]
             assert cell["episodes"] == 1000 and "mini_test episodes" in cell["episodes_described"]
-            assert cell["accuracy"] == pytest.approx(recorded_results(entry.checkpoint)[setting].mean, abs=1e-9)
+            if cell["source"].endswith(".heads.json"):  # a head other than the checkpoint's own
+                from fsl_course.training.pretrain import recorded_heads
+
+                recorded = recorded_heads(entry.checkpoint)[entry.options["head"]][setting].mean
+            else:
+                recorded = recorded_results(entry.checkpoint)[setting].mean
+            assert cell["accuracy"] == pytest.approx(recorded, abs=1e-9)
     assert (REPO_ROOT / "results" / "showdown.md").read_text() == showdown.markdown(record)
     assert showdown.markdown(record) in (REPO_ROOT / "README.md").read_text()
 

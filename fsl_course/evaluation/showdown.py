@@ -85,6 +85,10 @@ ENTRIES = (
 #: The mini-ImageNet table: every method of the course, a row each (with "-" where no model is shipped).
 MINI_ENTRIES = (
     Entry("Baseline: nearest centroid", "baseline_mini", "10", {"head": "centroid"}, paper="baseline"),
+    Entry("Baseline: nearest centroid, trained with photo augmentation", "baseline_mini_aug", "10",
+          {"head": "centroid"}, paper="baseline"),
+    Entry("Baseline: logistic regression, trained with photo augmentation (the head chosen on mini_val)",
+          "baseline_mini_aug", "10", {"head": "logistic"}, paper="baseline"),
     Entry("MAML", "maml_mini", "03", paper="maml"),
     Entry("Matching Networks", "matching_mini", "04", paper="matching"),
     Entry("Prototypical Networks (Meta-Baseline: from the baseline's backbone)", "protonet_mini", "10",
